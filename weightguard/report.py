@@ -49,6 +49,7 @@ class Reason:
         message: one human line.
         path: the model-relative file (or other input) the reason is about.
         expected / actual: digests or values, when the reason compares two.
+        severity: ``error`` (decides the verdict), ``warning`` or ``info`` (explains only).
     """
 
     code: str
@@ -56,10 +57,16 @@ class Reason:
     path: str | None = None
     expected: str | None = None
     actual: str | None = None
+    severity: str = "error"
 
     def to_json_dict(self) -> dict[str, Any]:
         """JSON form; optional fields are omitted when unset."""
-        out: dict[str, Any] = {"code": self.code, "path": self.path, "message": self.message}
+        out: dict[str, Any] = {
+            "code": self.code,
+            "severity": self.severity,
+            "path": self.path,
+            "message": self.message,
+        }
         if self.expected is not None:
             out["expected"] = self.expected
         if self.actual is not None:

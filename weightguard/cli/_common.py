@@ -10,11 +10,9 @@ import functools
 import json
 import os
 import sys
-import tempfile
 import traceback
 from collections.abc import Callable
-from pathlib import Path
-from typing import Any, NoReturn, ParamSpec, TypeVar
+from typing import NoReturn, ParamSpec, TypeVar
 
 import click
 
@@ -66,21 +64,6 @@ def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
-def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
-    """Write `data` to `path` through a temp file in the same directory, then rename."""
-    target = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent or ".")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def report_json(report: Report) -> str:
     """The report as one JSON document (with a trailing newline)."""
     return json.dumps(report.to_json_dict(), indent=2, sort_keys=False) + "\n"
@@ -104,6 +87,8 @@ def emit(
 ) -> NoReturn:
     """Render `report` to stdout, optionally write the JSON report file, and exit."""
     if report_file:
+        from weightguard.fileio import write_atomic
+
         write_atomic(report_file, report_json(report).encode())
     if output_format == "json":
         sys.stdout.write(report_json(report))
@@ -116,5 +101,3 @@ def emit(
 def verdict_word(verdict: Verdict) -> str:
     """Upper-case verdict for text output."""
     return verdict.value.upper()
-
-

@@ -1,0 +1,136 @@
+"""`weightguard verify`: check a model against its signature (and, later, a policy)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from weightguard.cli._common import FORMAT_OPTION, emit, handle_errors, render_reason
+from weightguard.cli.options import with_progress
+from weightguard.errors import UsageError
+from weightguard.report import Report
+
+
+def build_verifier(
+    keys: tuple[str, ...],
+    cert_roots: tuple[str, ...],
+    cert_identity: str | None,
+    cert_subject: str | None,
+) -> object:
+    """The verifier the trust options name (exactly one kind)."""
+    if keys and cert_roots:
+        raise UsageError("give either --key or --cert-root, not both")
+    if keys:
+        if cert_identity or cert_subject:
+            raise UsageError("--cert-identity/--cert-subject go with --cert-root")
+        from weightguard.signing.ec import EcKeyVerifier
+
+        return EcKeyVerifier.from_files(keys)
+    if cert_roots:
+        from weightguard.signing.x509 import CertIdentity, CertificateVerifier
+
+        return CertificateVerifier.from_files(
+            cert_roots, identity=CertIdentity(san=cert_identity, subject=cert_subject)
+        )
+    raise UsageError("no trust given: use --key PUB.pem or --cert-root ROOT.pem")
+
+
+def render_text(report: Report) -> str:
+    """Human output: verdict line, signer, then every reason."""
+    d = report.details
+    model = d.get("model") or {}
+    root = model.get("root_digest") or "-"
+    lines = [f"{report.verdict.value.upper()}: {model.get('path')} ({root})"]
+    if d.get("signer"):
+        s = d["signer"]
+        lines.append(f"  signer: {s['kind']} {s['identity']}")
+    if report.verdict.value == "accepted":
+        lines.append(
+            f"  checked {d.get('files_checked', 0)} files, "
+            f"{d.get('bytes_hashed', 0):,} bytes hashed"
+        )
+    lines.extend(render_reason(r) for r in report.reasons)
+    return "\n".join(lines) + "\n"
+
+
+@click.command()
+@click.argument("model_path", type=click.Path(path_type=Path))
+@click.option(
+    "--signature",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Bundle path [default: MODEL_DIR/model.sig or FILE.sig].",
+)
+@click.option(
+    "--key",
+    "keys",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    help="Trusted EC public key (PEM); repeat for any-of.",
+)
+@click.option(
+    "--cert-root",
+    "cert_roots",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    help="Trusted root certificate(s) (PEM); never the web PKI.",
+)
+@click.option("--cert-identity", help="Required SAN (email/URI/DNS) of the signing certificate.")
+@click.option("--cert-subject", help="Required subject (RFC 4514) of the signing certificate.")
+@click.option(
+    "--ignore",
+    "ignore_paths",
+    multiple=True,
+    help="Model-relative path to leave out (a signed file is always checked).",
+)
+@click.option("--allow-symlinks", is_flag=True, help="Follow symlinked files inside the model.")
+@click.option(
+    "--allow-unsigned-files",
+    is_flag=True,
+    help="Report files missing from the manifest as warnings, not failures.",
+)
+@FORMAT_OPTION
+@click.option(
+    "--report",
+    "report_file",
+    type=click.Path(dir_okay=False),
+    help="Also write the JSON report here (atomically).",
+)
+@handle_errors
+def verify(
+    model_path: Path,
+    signature: Path | None,
+    keys: tuple[str, ...],
+    cert_roots: tuple[str, ...],
+    cert_identity: str | None,
+    cert_subject: str | None,
+    ignore_paths: tuple[str, ...],
+    allow_symlinks: bool,
+    allow_unsigned_files: bool,
+    output_format: str,
+    report_file: str | None,
+) -> None:
+    """Verify MODEL_PATH against its OMS signature bundle.
+
+    Hashing parameters come from the signed bundle. Exit 0 accepted, 1 rejected,
+    2 usage/configuration error, 3 incomplete, 4 internal error.
+    """
+    from weightguard.api import VerifyResult
+    from weightguard.api import verify as verify_model
+
+    verifier = build_verifier(keys, cert_roots, cert_identity, cert_subject)
+    result = with_progress(
+        "verifying",
+        lambda bar: verify_model(
+            model_path,
+            verifier,  # type: ignore[arg-type]
+            signature_path=signature,
+            ignore_paths=ignore_paths,
+            allow_symlinks=allow_symlinks,
+            allow_unsigned_files=allow_unsigned_files,
+            progress=bar,
+        ),
+    )
+    assert isinstance(result, VerifyResult)
+    report = Report("verify", result.verdict, result.reasons, result.to_json_dict())
+    emit(report, output_format, text=render_text, report_file=report_file)

@@ -1,0 +1,43 @@
+"""Atomic file writes: a temp file beside the target, fsync, then rename.
+
+A crash or a refused write never leaves a partial file at the target path.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from weightguard.errors import ModelReadError
+
+
+def write_atomic(path: str | os.PathLike[str], data: bytes, *, mode: int = 0o644) -> None:
+    """Write `data` to `path` atomically.
+
+    Raises:
+        ModelReadError: the directory is not writable or the disk is full.
+    """
+    target = Path(path)
+    directory = target.parent if str(target.parent) else Path(".")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+    except OSError as exc:
+        raise ModelReadError(
+            f"cannot write: {exc.strerror}", path=str(target), code="output.unwritable"
+        ) from exc
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, target)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise ModelReadError(
+            f"cannot write: {exc.strerror}", path=str(target), code="output.unwritable"
+        ) from exc
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
