@@ -22,7 +22,11 @@ def safetensors_bytes(tensors: dict[str, tuple[list[int], list[float]]]) -> byte
     offset = 0
     for name, (shape, values) in sorted(tensors.items()):
         data = struct.pack(f"<{len(values)}f", *values)
-        header[name] = {"dtype": "F32", "shape": shape, "data_offsets": [offset, offset + len(data)]}
+        header[name] = {
+            "dtype": "F32",
+            "shape": shape,
+            "data_offsets": [offset, offset + len(data)],
+        }
         blobs.append(data)
         offset += len(data)
     head = json.dumps(header, separators=(",", ":")).encode()
