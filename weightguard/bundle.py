@@ -282,9 +282,9 @@ def statement_for_manifest(manifest: Manifest) -> dict[str, Any]:
         ],
         "serialization": serialization,
     }
-    if manifest.empty_files:
+    if manifest.empty_files is not None:
         # Shards mode gives empty files no resource (2.5). OMS verifiers ignore unknown
-        # predicate fields, so we record them here and check them on verify.
+        # predicate fields, so we record them here (even none) and check them on verify.
         predicate["weightguard_empty_files"] = list(manifest.empty_files)
     return {
         "_type": STATEMENT_TYPE,
@@ -333,7 +333,9 @@ def manifest_from_statement(stmt: Statement) -> Manifest:
         raise BundleError(
             "subject digest does not match the listed resources", code="statement.root_mismatch"
         )
-    empty = stmt.predicate.get("weightguard_empty_files", [])
+    empty = stmt.predicate.get("weightguard_empty_files")
+    if empty is None:
+        return Manifest(name, resources, ser, None)
     if not isinstance(empty, list) or not all(isinstance(e, str) for e in empty):
         raise BundleError(
             "weightguard_empty_files must be a list of names", code="statement.malformed"

@@ -62,7 +62,9 @@ class Manifest:
     model_name: str
     resources: tuple[Resource, ...]
     serialization: Serialization
-    empty_files: tuple[str, ...] = ()  # shards mode only: files with no shard
+    # Shards mode gives empty files no resource (oms-format.md 2.5). weightguard records
+    # them (possibly none) so adding one is caught; None: not recorded (other producers).
+    empty_files: tuple[str, ...] | None = None
 
     @property
     def root_digest(self) -> str:
@@ -321,7 +323,9 @@ def build_manifest(
     digests = hash_tasks([t for _, t in pairs], hash_type, workers=workers, progress=progress)
     algorithm = hash_type if method == "files" else f"{hash_type}-sharded-{shard_size}"
     resources = tuple(Resource(name, algorithm, d) for (name, _), d in zip(pairs, digests))
-    empty = tuple(f.rel for f in inventory.files if f.state.size == 0) if method == "shards" else ()
+    empty = (
+        tuple(f.rel for f in inventory.files if f.state.size == 0) if method == "shards" else None
+    )
     return Manifest(
         model_name=inventory.model_name,
         resources=resources,

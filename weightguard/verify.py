@@ -129,7 +129,7 @@ def _compare(
             path = "."
         expected[path][name] = res.digest
     on_disk = inv.by_rel()
-    empty_signed = set(manifest.empty_files)
+    empty_signed = set(manifest.empty_files or ())
     for rel in sorted(set(expected) - set(on_disk)):
         reasons.append(Reason("file.missing", "signed file is missing from the model", rel))
     for rel in sorted(empty_signed - set(on_disk)):
@@ -137,7 +137,7 @@ def _compare(
     for rel, f in sorted(on_disk.items()):
         if rel in expected or rel in empty_signed:
             continue
-        if ser.method == "shards" and f.state.size == 0 and not manifest.empty_files:
+        if ser.method == "shards" and f.state.size == 0 and manifest.empty_files is None:
             reasons.append(
                 Reason(
                     "shards.empty_file_unsigned",
