@@ -6,8 +6,9 @@ from pathlib import Path
 
 import click
 
-from weightguard.cli._common import FORMAT_OPTION, emit, handle_errors, render_reason
+from weightguard.cli._common import FORMAT_OPTION, handle_errors, render_reason
 from weightguard.cli.options import with_progress
+from weightguard.cli.runtime import finish, runtime_contract, runtime_options
 from weightguard.errors import UsageError
 from weightguard.report import Report
 
@@ -96,7 +97,9 @@ def render_text(report: Report) -> str:
     type=click.Path(dir_okay=False),
     help="Also write the JSON report here (atomically).",
 )
+@runtime_options
 @handle_errors
+@runtime_contract("verify")
 def verify(
     model_path: Path,
     signature: Path | None,
@@ -133,4 +136,4 @@ def verify(
     )
     assert isinstance(result, VerifyResult)
     report = Report("verify", result.verdict, result.reasons, result.to_json_dict())
-    emit(report, output_format, text=render_text, report_file=report_file)
+    finish(report, output_format, text=render_text, report_file=report_file)
