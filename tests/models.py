@@ -224,9 +224,11 @@ def make_pki(directory: Path) -> Pki:
         ca: bool,
         eku: list[x509.ObjectIdentifier] | None = None,
         san: str | None = None,
-        valid: tuple[dt.datetime, dt.datetime] = (now - day, now + 365 * day),
+        valid: tuple[dt.datetime, dt.datetime] | None = None,
         encipher: bool = False,
     ) -> tuple[x509.Certificate, Path]:
+        if valid is None:  # CAs for ten years; leaves valid since yesterday
+            valid = (now - 3650 * day, now + 3650 * day) if ca else (now - day, now + 365 * day)
         issuer_name = issuer[0].subject if issuer else name(label)
         signing_key = issuer[1] if issuer else key
         b = (
