@@ -16,6 +16,7 @@ Example:
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -315,3 +316,9 @@ def digest(
         progress=progress,
     )
     return manifest.root_digest
+
+
+# Importing this module imports the submodule `weightguard.verify`, which the import system
+# binds as the package attribute `verify`, shadowing the lazily exported function
+# (`weightguard.verify(...)` would then be a module). The public name is the function.
+setattr(sys.modules["weightguard"], "verify", verify)  # noqa: B010
