@@ -3,19 +3,38 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
 from weightguard.cli._common import handle_errors
 from weightguard.cli.options import key_password, parse_size, with_progress
+from weightguard.cli.sigstore_options import (
+    SIGN_PARAMS,
+    build_sigstore_signer,
+    pop_options,
+    sign_options,
+)
 from weightguard.errors import UsageError
 from weightguard.manifest import DEFAULT_SHARD_SIZE
 
 
-def build_signer(key: str | None, cert: str | None, chain: tuple[str, ...]) -> object:
-    """The signer the options name: EC key, or key + certificate (+ chain)."""
+def build_signer(
+    key: str | None,
+    cert: str | None,
+    chain: tuple[str, ...],
+    sigstore: dict[str, Any] | None = None,
+) -> object:
+    """The signer the options name: EC key, key + certificate (+ chain), or keyless."""
+    keyless = build_sigstore_signer(sigstore or {})
+    if keyless is not None:
+        if key or cert or chain:
+            raise UsageError("--sigstore signs keyless: drop --key/--cert/--chain")
+        return keyless
     if key is None:
-        raise UsageError("a signer is required: --key KEY.pem [--cert LEAF.pem [--chain C.pem]]")
+        raise UsageError(
+            "a signer is required: --key KEY.pem [--cert LEAF.pem [--chain C.pem]] or --sigstore"
+        )
     password = key_password(key)
     if cert:
         from weightguard.signing.x509 import CertificateSigner
@@ -64,6 +83,7 @@ def build_signer(key: str | None, cert: str | None, chain: tuple[str, ...]) -> o
 )
 @click.option("--no-ignore-git-paths", is_flag=True, help="Also sign .git* at the model root.")
 @click.option("--allow-symlinks", is_flag=True, help="Hash symlinked files inside the model.")
+@sign_options
 @handle_errors
 def sign(
     model_path: Path,
@@ -76,11 +96,12 @@ def sign(
     ignore_paths: tuple[str, ...],
     no_ignore_git_paths: bool,
     allow_symlinks: bool,
+    **keyless: Any,
 ) -> None:
     """Sign MODEL_PATH (a directory or one weight file) into an OMS bundle."""
     from weightguard.api import sign as sign_model
 
-    signer = build_signer(key, cert, chain)
+    signer = build_signer(key, cert, chain, pop_options(keyless, SIGN_PARAMS))
     result = with_progress(
         "hashing",
         lambda bar: sign_model(

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
 from weightguard.cli._common import FORMAT_OPTION, handle_errors, render_reason
 from weightguard.cli.options import with_progress
 from weightguard.cli.runtime import finish, runtime_contract, runtime_options
+from weightguard.cli.sigstore_options import (
+    VERIFY_PARAMS,
+    build_sigstore_verifier,
+    pop_options,
+    verify_options,
+    wants_sigstore,
+)
 from weightguard.errors import UsageError
 from weightguard.report import Report
 
@@ -18,8 +26,13 @@ def build_verifier(
     cert_roots: tuple[str, ...],
     cert_identity: str | None,
     cert_subject: str | None,
+    sigstore: dict[str, Any] | None = None,
 ) -> object:
     """The verifier the trust options name (exactly one kind)."""
+    if sigstore and wants_sigstore(sigstore):
+        if keys or cert_roots or cert_identity or cert_subject:
+            raise UsageError("give either --key, --cert-root or --sigstore-identity*, not several")
+        return build_sigstore_verifier(sigstore)
     if keys and cert_roots:
         raise UsageError("give either --key or --cert-root, not both")
     if keys:
@@ -34,7 +47,10 @@ def build_verifier(
         return CertificateVerifier.from_files(
             cert_roots, identity=CertIdentity(san=cert_identity, subject=cert_subject)
         )
-    raise UsageError("no trust given: use --key PUB.pem or --cert-root ROOT.pem")
+    raise UsageError(
+        "no trust given: use --key PUB.pem, --cert-root ROOT.pem, or "
+        "--sigstore-identity ID --sigstore-issuer URL"
+    )
 
 
 def render_text(report: Report) -> str:
@@ -46,6 +62,11 @@ def render_text(report: Report) -> str:
     if d.get("signer"):
         s = d["signer"]
         lines.append(f"  signer: {s['kind']} {s['identity']}")
+        if s["kind"] == "sigstore":
+            lines.append(
+                f"  issuer: {s.get('issuer')}; log index {s.get('log_index')}; "
+                f"signed {s.get('verified_time')} (verified)"
+            )
     if report.verdict.value == "accepted":
         lines.append(
             f"  checked {d.get('files_checked', 0)} files, "
@@ -97,6 +118,7 @@ def render_text(report: Report) -> str:
     type=click.Path(dir_okay=False),
     help="Also write the JSON report here (atomically).",
 )
+@verify_options
 @runtime_options
 @handle_errors
 @runtime_contract("verify")
@@ -112,6 +134,7 @@ def verify(
     allow_unsigned_files: bool,
     output_format: str,
     report_file: str | None,
+    **trust: Any,
 ) -> None:
     """Verify MODEL_PATH against its OMS signature bundle.
 
@@ -121,7 +144,9 @@ def verify(
     from weightguard.api import VerifyResult
     from weightguard.api import verify as verify_model
 
-    verifier = build_verifier(keys, cert_roots, cert_identity, cert_subject)
+    verifier = build_verifier(
+        keys, cert_roots, cert_identity, cert_subject, pop_options(trust, VERIFY_PARAMS)
+    )
     result = with_progress(
         "verifying",
         lambda bar: verify_model(
@@ -135,5 +160,9 @@ def verify(
         ),
     )
     assert isinstance(result, VerifyResult)
-    report = Report("verify", result.verdict, result.reasons, result.to_json_dict())
+    details = result.to_json_dict()
+    sigstore_trust = getattr(verifier, "trust", None)
+    if sigstore_trust is not None:  # which Sigstore root decided, even on rejection
+        details["trusted_root"] = sigstore_trust.describe()
+    report = Report("verify", result.verdict, result.reasons, details)
     finish(report, output_format, text=render_text, report_file=report_file)

@@ -342,7 +342,10 @@ class SigstoreSigner:
         token = self._token()
         try:
             statement = Statement(payload)  # keeps these bytes: they are what gets signed
-            with self._context.signer(token, cache=False) as signer:
+            # Keep sigstore's default cache=True: with cache=False, sigstore-python 4.5.1
+            # makes a fresh key on every `_private_key` use, so the signature and the
+            # certificate name different keys. A new signer per call keeps keys one-shot.
+            with self._context.signer(token) as signer:
                 bundle = signer.sign_dsse(statement)
         except Exception as exc:  # network, Fulcio and Rekor failures alike
             if isinstance(exc, WeightguardError):
