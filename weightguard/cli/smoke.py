@@ -1,0 +1,307 @@
+"""`weightguard smoke record|check`: record reference outputs at release, check them at deploy.
+
+Factories (`--factory module:function`) are imported by name from sys.path; the current
+directory is appended to it (last, so it never shadows an installed module), which makes
+`examples.models.mlp:build` work from the repository root. torch is imported only when
+a subcommand runs.
+
+Exit codes: 0 recorded / outputs match, 1 mismatch or bad record (other weights, bad
+signature, unsigned when a key is given), 2 usage (bad flags, `--device cuda` without a
+GPU, unknown factory), 3 the model cannot be loaded, built or run (missing/unexpected
+keys, shape or dtype mismatch), 4 internal error.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from weightguard.cli._common import FORMAT_OPTION, emit, handle_errors, render_reason
+from weightguard.errors import UsageError
+from weightguard.report import Report, Verdict
+
+DEVICE_HELP = "auto (CUDA when present, else CPU), cpu, cuda or cuda:N; cuda never falls back."
+
+
+def _factories_from_cwd() -> None:
+    cwd = os.getcwd()
+    if cwd not in sys.path and "" not in sys.path:
+        sys.path.append(cwd)
+
+
+def _shape(text: str | None) -> tuple[int, ...] | None:
+    if text is None:
+        return None
+    try:
+        dims = tuple(int(d) for d in text.replace("x", ",").split(",") if d.strip())
+    except ValueError:
+        raise click.BadParameter(f"not a shape: {text!r} (use e.g. 8,16)") from None
+    if not dims or any(d <= 0 for d in dims):
+        raise click.BadParameter(f"not a shape: {text!r} (use e.g. 8,16)")
+    return dims
+
+
+def _tolerance(rtol: float | None, atol: float | None, dtype: str | None) -> Any:
+    if rtol is None and atol is None:
+        return None
+    from weightguard.smoke import Tolerance, default_tolerance
+
+    base = default_tolerance(dtype or "float32")
+    if (rtol is not None and rtol < 0) or (atol is not None and atol < 0):
+        raise UsageError("--rtol and --atol must not be negative")
+    return Tolerance(base.rtol if rtol is None else rtol, base.atol if atol is None else atol)
+
+
+def default_record_path(model: Path) -> Path:
+    """`MODEL.smoke.json` beside the model file or directory (never inside it)."""
+    resolved = model.resolve()
+    return resolved.with_name(resolved.name + ".smoke.json")
+
+
+def _device_line(d: dict[str, Any]) -> str:
+    why = f" ({d['requested']}: {d['why']})" if d.get("why") else ""
+    return f"  device: {d['used']} [{d['name']}]{why}"
+
+
+def _timing_line(d: Any) -> str:
+    return (
+        f"  load {d.get('load_seconds', 0):.4f} s ({d.get('tensors', 0)} tensors, "
+        f"{d.get('bytes', 0):,} bytes); run {d.get('run_seconds', 0):.4f} s"
+    )
+
+
+def render_record(report: Report) -> str:
+    """Text output of `smoke record`."""
+    d = report.details
+    rec = d["record"]
+    signed = f"signed by {rec['signer']['identity']}" if rec.get("signer") else "unsigned"
+    lines = [
+        f"RECORDED: {d['model']['path']} ({d['model']['root_digest']})",
+        _device_line(d["device"]) + f"; dtype {d['dtype']}",
+        _timing_line(d),
+    ]
+    for out in d["outputs"]:
+        lines.append(f"  {out['name']}: {out['dtype']}{out['shape']} ({out['encoding']})")
+    lines.append(f"  wrote {rec['path']} ({signed})")
+    return "\n".join(lines) + "\n"
+
+
+def render_check(report: Report) -> str:
+    """Text output of `smoke check`."""
+    d = report.details
+    model = d.get("model", {})
+    lines = [
+        f"{report.verdict.value.upper()}: {model.get('path')} ({model.get('root_digest', '-')})"
+    ]
+    rec = d.get("record", {})
+    if rec.get("root_digest"):
+        who = (
+            f"signed by {rec['signer']['identity']}"
+            if rec.get("signer")
+            else ("signed, not verified" if rec.get("signed") else "unsigned")
+        )
+        where = (rec.get("device") or {}).get("used", "?")
+        lines.append(f"  record: {rec.get('path', '-')} ({who}; recorded on {where})")
+    if d.get("device"):
+        lines.append(_device_line(d["device"]) + f"; dtype {d.get('dtype')}")
+        lines.append(_timing_line(d))
+    for out in d.get("outputs", []):
+        mark = "ok" if out["ok"] else "MISMATCH"
+        lines.append(
+            f"  {out['name']}: {mark}, max deviation {out['max_deviation']:.3g} at "
+            f"{out['where']} (tolerance {out['tolerance']:.3g})"
+            if isinstance(out["max_deviation"], float)
+            else f"  {out['name']}: {mark}, non-finite output at {out['where']}"
+        )
+    lines.extend(render_reason(r) for r in report.reasons)
+    return "\n".join(lines) + "\n"
+
+
+@click.group()
+def smoke() -> None:
+    """Smoke inference: record outputs at release, check them on the deploy device.
+
+    Exit codes: 0 recorded / match, 1 mismatch or bad record, 2 usage, 3 the model cannot
+    be loaded, built or run, 4 internal error.
+    """
+
+
+@smoke.command()
+@click.argument("model_path", type=click.Path(exists=True, path_type=Path))
+@click.option("--factory", required=True, help="Model factory, module:function (no arguments).")
+@click.option("--input-factory", help="Input factory, module:function(seed) -> tensor(s).")
+@click.option(
+    "--input-shape", help="Or: one seeded standard-normal input of this shape, e.g. 8,16."
+)
+@click.option("--device", default="auto", show_default=True, help=DEVICE_HELP)
+@click.option(
+    "--dtype",
+    type=click.Choice(["float32", "float64", "float16", "bfloat16"]),
+    help="Cast the model to this dtype before loading [default: as the factory builds it].",
+)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--rtol", type=float, help="Relative tolerance for checks [default: by dtype].")
+@click.option(
+    "--atol", type=float, help="Absolute tolerance, in units of output RMS [default: by dtype]."
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Record file [default: MODEL.smoke.json beside the model].",
+)
+@click.option(
+    "--sign-key", type=click.Path(dir_okay=False), help="EC private key: DSSE-sign the record."
+)
+@FORMAT_OPTION
+@click.option(
+    "--report",
+    "report_file",
+    type=click.Path(dir_okay=False),
+    help="Also write the JSON report here.",
+)
+@handle_errors
+def record(
+    model_path: Path,
+    factory: str,
+    input_factory: str | None,
+    input_shape: str | None,
+    device: str,
+    dtype: str | None,
+    seed: int,
+    rtol: float | None,
+    atol: float | None,
+    out: Path | None,
+    sign_key: str | None,
+    output_format: str,
+    report_file: str | None,
+) -> None:
+    """Run MODEL_PATH (safetensors file or directory) once and write a smoke record.
+
+    The record binds the outputs to the weights' root digest (as `weightguard digest`
+    prints it), so write it outside a model directory.
+    """
+    from weightguard.fileio import write_atomic
+    from weightguard.smoke import record_smoke
+
+    target = out or default_record_path(model_path)
+    if model_path.is_dir() and target.resolve().is_relative_to(model_path.resolve()):
+        raise UsageError(
+            "the record must not be written inside the model directory "
+            "(it would change the digest it records)",
+            path=str(target),
+        )
+    signer = None
+    if sign_key:
+        from weightguard.cli.options import key_password
+        from weightguard.signing.ec import EcKeySigner
+
+        signer = EcKeySigner.from_file(sign_key, key_password(sign_key))
+    _factories_from_cwd()
+    result = record_smoke(
+        model_path,
+        factory,
+        input_factory=input_factory,
+        input_shape=_shape(input_shape),
+        device=device,
+        dtype=dtype,
+        seed=seed,
+        tolerance=_tolerance(rtol, atol, dtype),
+        signer=signer,
+    )
+    write_atomic(target, result.data)
+    signer_info = None
+    if signer is not None:
+        from weightguard.signing.keys import key_hint
+
+        signer_info = {
+            "kind": "key",
+            "identity": f"sha256:{key_hint(signer.private_key.public_key())}",
+        }
+    outputs = result.statement["predicate"]["outputs"]
+    details = {
+        "model": {"path": str(model_path), "root_digest": f"sha256:{result.root_digest}"},
+        "record": {"path": str(target), "signed": result.signed, "signer": signer_info},
+        "device": result.run.device.to_json_dict(),
+        "dtype": result.run.dtype,
+        **result.run.timings(),
+        "outputs": [
+            {"name": o["name"], "shape": o["shape"], "dtype": o["dtype"], "encoding": o["encoding"]}
+            for o in outputs
+        ],
+    }
+    emit(
+        Report("smoke record", Verdict.ACCEPTED, (), details),
+        output_format,
+        text=render_record,
+        report_file=report_file,
+    )
+
+
+@smoke.command()
+@click.argument("model_path", type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--record",
+    "record_path",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+)
+@click.option(
+    "--record-key",
+    "record_keys",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    help="Trusted EC public key(s) of the record signer; the record must then be signed by one.",
+)
+@click.option("--factory", required=True, help="Model factory, module:function (no arguments).")
+@click.option("--input-factory", help="Input factory; required when the record used one.")
+@click.option("--device", default="auto", show_default=True, help=DEVICE_HELP)
+@click.option("--rtol", type=float, help="Override the record's relative tolerance.")
+@click.option("--atol", type=float, help="Override the record's absolute tolerance (units of RMS).")
+@FORMAT_OPTION
+@click.option(
+    "--report",
+    "report_file",
+    type=click.Path(dir_okay=False),
+    help="Also write the JSON report here.",
+)
+@handle_errors
+def check(
+    model_path: Path,
+    record_path: Path,
+    record_keys: tuple[str, ...],
+    factory: str,
+    input_factory: str | None,
+    device: str,
+    rtol: float | None,
+    atol: float | None,
+    output_format: str,
+    report_file: str | None,
+) -> None:
+    """Load and run MODEL_PATH here and compare its outputs with --record.
+
+    TF32 is off and deterministic kernels are requested for the run. Exit 0 match,
+    1 mismatch (largest deviation and where) or bad record, 2 usage, 3 cannot load.
+    """
+    from weightguard.smoke import check_smoke
+
+    verifier = None
+    if record_keys:
+        from weightguard.signing.ec import EcKeyVerifier
+
+        verifier = EcKeyVerifier.from_files(record_keys)
+    _factories_from_cwd()
+    result = check_smoke(
+        model_path,
+        record_path,
+        factory,
+        verifier=verifier,
+        input_factory=input_factory,
+        device=device,
+        tolerance=_tolerance(rtol, atol, None),
+    )
+    report = Report("smoke check", result.verdict, result.reasons, dict(result.details))
+    emit(report, output_format, text=render_check, report_file=report_file)
