@@ -1,0 +1,138 @@
+"""`weightguard scan PATH...`: static scan of pickle-based model files (no unpickling).
+
+Exit codes: 0 every file clean, 1 something unsafe, 3 something incomplete (could not be
+fully parsed, budget hit, unknown format) and nothing unsafe, 4 internal error, 2 usage.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from weightguard.cli._common import handle_errors, report_json
+from weightguard.report import Reason, Report, Verdict
+
+_VERDICT = {"clean": Verdict.ACCEPTED, "unsafe": Verdict.REJECTED, "incomplete": Verdict.INCOMPLETE}
+
+
+def build_report(result: object) -> Report:
+    """The shared report contract for a `ScanResult` (files and findings in details)."""
+    from weightguard.scan import ScanResult
+
+    assert isinstance(result, ScanResult)
+    verdict = Verdict.ERROR if result.errors else _VERDICT[result.outcome.value]
+    counts = {
+        o: sum(1 for f in result.files if f.outcome.value == o)
+        for o in ("clean", "unsafe", "incomplete")
+    }
+    reasons = [Reason(code=f.rule, message=f.message, path=f.file) for f in result.findings]
+    reasons += [Reason(code="internal.error", message=e) for e in result.errors]
+    details = {
+        "outcome": "error" if result.errors else result.outcome.value,
+        "profiles": list(result.profiles),
+        "allowed": list(result.allowed),
+        "summary": {"files": len(result.files), **counts},
+        "files": [f.to_json_dict() for f in result.files],
+        "errors": list(result.errors),
+    }
+    return Report(command="scan", verdict=verdict, reasons=tuple(reasons), details=details)
+
+
+def render_text(report: Report) -> str:
+    """Human summary: one line per file, findings indented under non-clean files."""
+    d = report.details
+    s = d["summary"]
+    lines = [
+        f"weightguard scan: {report.verdict.value.upper()} (exit {int(report.exit_code)})"
+        f" - {s['files']} file(s): {s['clean']} clean, {s['unsafe']} unsafe, "
+        f"{s['incomplete']} incomplete"
+    ]
+    for f in d["files"]:
+        lines.append(f"  {f['path']} [{f['format']}] {f['outcome'].upper()}")
+        for x in f["findings"]:
+            where = f" {x['member']}" if "member" in x else ""
+            at = f" @{x['offset']}" if "offset" in x else ""
+            op = f" {x['opcode']}" if "opcode" in x else ""
+            lines.append(f"    {x['severity']} {x['rule']}{where}{at}{op}: {x['message']}")
+            if "hint" in x:
+                lines.append(f"      hint: {x['hint']}")
+    for err in d["errors"]:
+        lines.append(f"  internal error: {err}")
+    return "\n".join(lines) + "\n"
+
+
+@click.command("scan")
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option(
+    "--profile",
+    "profiles",
+    multiple=True,
+    metavar="NAME",
+    help="Add an allowlist profile: numpy-rng, hf-trainer, lightning, sklearn "
+    "(torch and numpy are always on unless --no-default-profiles).",
+)
+@click.option(
+    "--no-default-profiles", is_flag=True, help="Do not enable the torch and numpy profiles."
+)
+@click.option(
+    "--allow",
+    "allow",
+    multiple=True,
+    metavar="MODULE.QUALNAME",
+    help="Trust one more global (class or function); repeatable.",
+)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json", "sarif"]),
+    default="text",
+    show_default=True,
+    help="Report format.",
+)
+@click.option(
+    "--output",
+    "-o",
+    "output",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Write the report to FILE instead of stdout (a summary line still goes to stdout).",
+)
+@handle_errors
+def scan(
+    paths: tuple[str, ...],
+    profiles: tuple[str, ...],
+    no_default_profiles: bool,
+    allow: tuple[str, ...],
+    output_format: str,
+    output: str | None,
+) -> None:
+    """Scan model files and directories for code that loading them would run.
+
+    Nothing is unpickled or imported: pickles are interpreted symbolically and every
+    global is checked against an allowlist by name and role.
+    """
+    from weightguard import __version__
+    from weightguard.scan import scan as run_scan
+    from weightguard.scan.allowlist import DEFAULT_PROFILES
+    from weightguard.scan.sarif import to_sarif
+
+    chosen = (() if no_default_profiles else DEFAULT_PROFILES) + profiles
+    result = run_scan(list(paths), profiles=chosen, allow=allow)
+    report = build_report(result)
+    if output_format == "json":
+        body = report_json(report)
+    elif output_format == "sarif":
+        body = json.dumps(to_sarif(result, version=__version__), indent=2) + "\n"
+    else:
+        body = render_text(report)
+    if output:
+        from weightguard.fileio import write_atomic
+
+        write_atomic(output, body.encode())
+        sys.stdout.write(render_text(report).splitlines()[0] + "\n")
+    else:
+        sys.stdout.write(body)
+    sys.stdout.flush()
+    sys.exit(int(report.exit_code))

@@ -1,0 +1,173 @@
+"""Static pickle scanning: find what loading a model file would import and call, without loading it.
+
+Public API:
+- `scan(paths, *, profiles=..., allow=..., limits=...) -> ScanResult`: scan files and
+  directories (walked recursively, ``.git`` skipped). Never raises for file content:
+  unreadable or unparsable input is an `incomplete` finding, a scanner bug is recorded
+  in `ScanResult.errors` (the CLI exits 4). Raises `UsageError` for unknown profiles,
+  bad ``--allow`` entries and paths that do not exist.
+- `detect_format(path) -> str` (from `weightguard.scan.formats`).
+- The parser for other tools (the converter): `weightguard.scan.vm.parse_pickle` over a
+  `weightguard.scan.reader.Reader`, returning a `PickleProgram` of symbolic values
+  (`weightguard.scan.values`); see docs/scanning.md.
+
+This package never imports torch, numpy or joblib, and never unpickles.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import types
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from weightguard.errors import UsageError
+from weightguard.scan.formats import FORMATS, detect_format
+from weightguard.scan.model import (
+    FileResult,
+    Finding,
+    Limits,
+    Outcome,
+    Role,
+    ScanResult,
+    Severity,
+)
+
+__all__ = [
+    "FORMATS",
+    "FileResult",
+    "Finding",
+    "Limits",
+    "Outcome",
+    "Role",
+    "ScanResult",
+    "Severity",
+    "detect_format",
+    "scan",
+]
+
+PathLike = str | os.PathLike[str]
+
+
+def _walk(root: Path) -> Iterator[Path]:
+    # Sorted for stable reports; .git holds zlib objects that are not model files.
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if d != ".git")
+        for name in sorted(filenames):
+            yield Path(dirpath) / name
+
+
+def _files(paths: Iterable[PathLike]) -> Iterator[Path]:
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            yield from _walk(path)
+        elif path.exists():
+            yield path
+        else:
+            raise UsageError(f"{raw}: no such file or directory", code="scan.no_such_path")
+
+
+def scan(
+    paths: PathLike | Iterable[PathLike],
+    *,
+    profiles: Iterable[str] | None = None,
+    allow: Iterable[str] = (),
+    limits: Limits | None = None,
+) -> ScanResult:
+    """Scan files and directories for code that loading them would run.
+
+    Args:
+        paths: one path or several; directories are walked recursively.
+        profiles: allowlist profiles (default: ``torch`` and ``numpy``).
+        allow: extra ``module.qualname`` (or ``module:qualname``) entries to trust.
+        limits: budgets; defaults when None.
+
+    Returns:
+        A `ScanResult` with one `FileResult` per file.
+
+    Raises:
+        UsageError: unknown profile, empty or malformed allow entry, missing path.
+    """
+    from weightguard.scan.allowlist import DEFAULT_PROFILES, Allowlist, user_entry
+    from weightguard.scan.containers import Scanner
+    from weightguard.scan.denylist import known_primitive
+
+    if isinstance(paths, str | os.PathLike):
+        paths = [paths]
+    chosen = tuple(profiles) if profiles is not None else DEFAULT_PROFILES
+    entries = []
+    for spec in allow:
+        name = spec.replace(":", ".", 1)
+        if "." not in name.strip(".") or any(not part for part in name.split(".")):
+            raise UsageError(f"--allow {spec!r}: expected module.qualname", code="scan.bad_allow")
+        if known_primitive(name):
+            raise UsageError(
+                f"--allow {spec!r}: a known code-execution primitive cannot be allowlisted",
+                code="scan.bad_allow",
+            )
+        entries.append(user_entry(spec))
+    try:
+        allowlist = Allowlist(chosen, entries)
+    except KeyError as exc:
+        raise UsageError(f"unknown profile {exc.args[0]!r}", code="scan.bad_profile") from None
+    scanner = Scanner(allowlist, limits or Limits())
+    results: list[FileResult] = []
+    errors: list[str] = []
+    for count, path in enumerate(_files(paths)):
+        if count >= scanner.limits.max_files:
+            errors.append(f"more than {scanner.limits.max_files} files; scan stopped")
+            break
+        results.append(_scan_one(scanner, str(path), errors))
+    return ScanResult(
+        files=tuple(results),
+        profiles=allowlist.profiles,
+        allowed=tuple(e.qualname for e in entries),
+        errors=tuple(errors),
+    )
+
+
+def _scan_one(scanner: object, path: str, errors: list[str]) -> FileResult:
+    from weightguard.scan.containers import Scanner
+
+    assert isinstance(scanner, Scanner)
+    try:
+        return scanner.scan_file(path)
+    except OSError as exc:
+        finding = Finding(
+            "file.unreadable",
+            Outcome.INCOMPLETE,
+            Severity.MEDIUM,
+            f"cannot read the file: {exc.strerror or exc}",
+            file=path,
+        )
+        return FileResult(path, "unreadable", Outcome.INCOMPLETE, (finding,))
+    except Exception as exc:  # a scanner bug: recorded, never clean (CLI exit 4)
+        errors.append(f"{path}: {type(exc).__name__}: {exc}")
+        finding = Finding(
+            "internal.error",
+            Outcome.INCOMPLETE,
+            Severity.HIGH,
+            f"internal error while scanning: {type(exc).__name__}",
+            file=path,
+        )
+        return FileResult(path, "error", Outcome.INCOMPLETE, (finding,))
+
+
+class _CallableModule(types.ModuleType):
+    # Importing the subpackage binds `weightguard.scan` to this module, shadowing the
+    # lazily re-exported function; making the module callable keeps
+    # `weightguard.scan(path)` working either way.
+    def __call__(
+        self,
+        paths: PathLike | Iterable[PathLike],
+        *,
+        profiles: Iterable[str] | None = None,
+        allow: Iterable[str] = (),
+        limits: Limits | None = None,
+    ) -> ScanResult:
+        return scan(paths, profiles=profiles, allow=allow, limits=limits)
+
+
+sys.modules[__name__].__class__ = _CallableModule
