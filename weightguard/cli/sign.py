@@ -26,10 +26,10 @@ def build_signer(
     sigstore: dict[str, Any] | None = None,
 ) -> object:
     """The signer the options name: EC key, key + certificate (+ chain), or keyless."""
+    if sigstore and sigstore.get("sigstore") and (key or cert or chain):
+        raise UsageError("--sigstore signs keyless: drop --key/--cert/--chain")
     keyless = build_sigstore_signer(sigstore or {})
     if keyless is not None:
-        if key or cert or chain:
-            raise UsageError("--sigstore signs keyless: drop --key/--cert/--chain")
         return keyless
     if key is None:
         raise UsageError(
