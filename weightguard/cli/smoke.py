@@ -37,7 +37,7 @@ def _shape(text: str | None) -> tuple[int, ...] | None:
     if text is None:
         return None
     try:
-        dims = tuple(int(d) for d in text.replace("x", ",").split(",") if d.strip())
+        dims = tuple(int(d) for d in text.split(","))
     except ValueError:
         raise click.BadParameter(f"not a shape: {text!r} (use e.g. 8,16)") from None
     if not dims or any(d <= 0 for d in dims):

@@ -4,8 +4,8 @@ Owns: turning `auto`, `cpu`, `cuda` or `cuda:N` into a concrete torch device (ne
 silent fallback: `cuda` without a usable GPU is a usage error), and a context that pins
 the float32 numerics of a run: TF32 off for matmuls and cuDNN convolutions, cuDNN
 deterministic with autotuning off, and on CUDA deterministic algorithms requested
-(warn-only, so an op without a deterministic kernel still runs; the tolerances cover it). torch is
-imported inside the functions.
+(warn-only, so an op without a deterministic kernel still runs; the tolerances cover
+it). torch is imported inside the functions.
 """
 
 from __future__ import annotations

@@ -103,7 +103,9 @@ class SmokeRecord:
         signer: who signed it, when a verifier checked the signature; None otherwise.
         signed: the file is a signed bundle (checked or not: see `signer`).
         factory / input_factory / input_shape / seed: how the model and input were built.
-        dtype: the dtype the model ran in. device: where it ran (`DeviceChoice` JSON).
+        dtype: the dtype the model ran in; cast: the `--dtype` the model was cast to
+            before loading (None: as the factory built it; a check does the same).
+        device: where it ran (`DeviceChoice` JSON).
         tolerance: the comparison tolerance the record asks for.
         inputs / outputs: the input tensor descriptions and the recorded outputs.
         predicate: the whole predicate, for fields not lifted out here.
@@ -119,6 +121,7 @@ class SmokeRecord:
     input_shape: tuple[int, ...] | None
     seed: int
     dtype: str
+    cast: str | None
     device: Mapping[str, Any]
     tolerance: Tolerance
     inputs: tuple[Mapping[str, Any], ...]
@@ -147,6 +150,15 @@ class SmokeRecord:
             "device": dict(self.device),
             "created": self.predicate.get("created"),
         }
+
+
+def _cast(run: Mapping[str, Any]) -> str | None:
+    from weightguard.smoke.factory import DTYPES
+
+    cast = run.get("cast")
+    if cast is not None and cast not in DTYPES:
+        raise _bad(f"run.cast {cast!r} is not one of {', '.join(DTYPES)}")
+    return cast
 
 
 def record_from_statement(stmt: Statement, signer: SignerInfo | None, signed: bool) -> SmokeRecord:
@@ -206,6 +218,7 @@ def record_from_statement(stmt: Statement, signer: SignerInfo | None, signed: bo
         input_shape=tuple(shape) if shape is not None else None,
         seed=_get(inp, "seed", int, "predicate.input"),
         dtype=_get(run, "dtype", str, "predicate.run"),
+        cast=_cast(run),
         device=_get(run, "device", dict, "predicate.run"),
         tolerance=Tolerance(rtol, atol),
         inputs=tuple(tensors),

@@ -208,6 +208,7 @@ def record_smoke(
         "run": {
             "device": run.device.to_json_dict(),
             "dtype": run.dtype,
+            "cast": dtype,
             "numerics": dict(run.numerics),
             **run.timings(),
         },
@@ -386,7 +387,7 @@ def check_smoke(
             model,
             factory,
             device=device,
-            dtype=record.dtype,
+            dtype=record.cast,
             input_factory=input_factory,
             input_shape=record.input_shape,
             seed=record.seed,
