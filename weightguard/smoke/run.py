@@ -86,8 +86,12 @@ def run_model(
     input_factory: str | None,
     input_shape: Sequence[int] | None,
     seed: int,
+    stat_before: list[tuple[str, int, int]] | None = None,
 ) -> SmokeRun:
     """Build the model on the device, load the weights strictly, run the seeded input.
+
+    `stat_before` is the weight files' (path, size, mtime) taken before the caller
+    hashed them; the run fails if they changed since (so the digest covers what ran).
 
     Raises:
         UsageError: bad device, factory name or input options.
@@ -97,7 +101,7 @@ def run_model(
     import torch
 
     choice = resolve_device(device)
-    before = _stat_weights(model_path)
+    before = stat_before if stat_before is not None else _stat_weights(model_path)
     with pinned_numerics(choice) as numerics:
         torch.manual_seed(seed)
         module = build_model(factory, choice.device, dtype)
@@ -184,6 +188,7 @@ def record_smoke(
     model = Path(model_path)
     if not model.exists():
         raise UsageError("model path does not exist", path=str(model), code="model.missing")
+    before = _stat_weights(model)
     root = _model_digest(model)
     run = run_model(
         model,
@@ -193,6 +198,7 @@ def record_smoke(
         input_factory=input_factory,
         input_shape=input_shape,
         seed=seed,
+        stat_before=before,
     )
     tol = tolerance or default_tolerance(run.dtype)
     predicate = {
@@ -359,6 +365,10 @@ def check_smoke(
                 severity="info",
             )
         )
+    try:
+        before = _stat_weights(model)
+    except ModelLoadError as err:
+        return _result([*reasons, reason_from_error(err)], (), details, Verdict.INCOMPLETE)
     root = _model_digest(model)
     details["model"]["root_digest"] = f"sha256:{root}"
     if not record.matches(root):
@@ -391,6 +401,7 @@ def check_smoke(
             input_factory=input_factory,
             input_shape=record.input_shape,
             seed=record.seed,
+            stat_before=before,
         )
     except ModelLoadError as err:
         reasons.extend(err.problems or (reason_from_error(err),))

@@ -165,3 +165,63 @@ def test_cnn_weight_change_is_caught_in_the_projected_feature_map(
     result = check_smoke(changed, records["cnn"], build, input_factory=make_input, device="cpu")
     failing = {r.path for r in result.reasons if r.code == "smoke.output_mismatch"}
     assert "output.features" in failing
+
+
+def test_weights_changed_during_the_run_fail_closed(
+    records: dict, weights: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    model = tmp_path / "mlp.safetensors"
+    shutil.copy(weights["mlp"], model)
+    (tmp_path / "touching_input.py").write_text(
+        "import os, torch\n"
+        "def make(seed):\n"
+        "    with open(os.environ['SMOKE_TEST_MODEL'], 'ab') as fh:\n"
+        "        fh.write(b' ')\n"
+        "    return torch.randn(8, 16, generator=torch.Generator().manual_seed(seed))\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("SMOKE_TEST_MODEL", str(model))
+    result = check_smoke(
+        model,
+        records["mlp"],
+        "examples.models.mlp:build",
+        input_factory="touching_input:make",
+        device="cpu",
+    )
+    assert result.verdict is Verdict.INCOMPLETE
+    assert result.reasons[0].code == "model.changed_during_hash"
+
+
+def test_directory_without_weights_is_incomplete(records: dict, tmp_path: Path) -> None:
+    (tmp_path / "config.json").write_text("{}")
+    result = check_smoke(
+        tmp_path,
+        records["mlp"],
+        "examples.models.mlp:build",
+        input_factory="examples.models.mlp:example_input",
+        device="cpu",
+    )
+    assert result.verdict is Verdict.INCOMPLETE and result.reasons[0].code == "smoke.no_weights"
+
+
+def test_cast_is_recorded_and_repeated(
+    weights: dict[str, Path], factories: dict, edit_weights: Callable[..., Path]
+) -> None:
+    build, make_input = factories["mlp"]
+    as_float64 = edit_weights(
+        weights["mlp"], lambda t: t.update({k: v.double() for k, v in t.items()})
+    )
+    result = record_smoke(
+        as_float64, build, input_factory=make_input, device="cpu", dtype="float64"
+    )
+    rec = parse_record(result.data)
+    assert (rec.dtype, rec.cast) == ("float64", "float64")
+    assert rec.tolerance == Tolerance(1e-9, 1e-9)
+    assert check_smoke(as_float64, rec, build, input_factory=make_input, device="cpu").accepted
+    # --dtype casts the module, never the weights: a float32 file does not load into it
+    from weightguard.smoke.loader import ModelLoadError
+
+    with pytest.raises(ModelLoadError, match="dtype mismatch"):
+        record_smoke(weights["mlp"], build, input_factory=make_input, device="cpu", dtype="float64")

@@ -138,6 +138,9 @@ def _plain(recorded: dict[str, Path]) -> dict[str, Any]:
         (lambda d: d["predicate"]["tolerance"].update(atol="1"), "finite numbers"),
         (lambda d: d["predicate"]["input"].update(seed=True), "seed"),
         (lambda d: d["predicate"].pop("run"), "run is missing"),
+        (lambda d: d["predicate"]["run"].update(cast="int8"), "run.cast 'int8'"),
+        (lambda d: d["predicate"]["input"].update(shape=[2, -1]), "input.shape"),
+        (lambda d: d["predicate"]["outputs"].append(d["predicate"]["outputs"][0]), "names repeat"),
     ],
 )
 def test_malformed_records_are_rejected(
