@@ -16,7 +16,6 @@ Example:
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,7 +40,7 @@ from weightguard.errors import (
 from weightguard.manifest import Manifest, build_manifest, enumerate_model
 from weightguard.report import Reason, Verdict, reason_from_error, verdict_for_error
 from weightguard.signing import Signer, SignerInfo, Verifier
-from weightguard.verify import check_model
+from weightguard.check import check_model
 
 SIGNATURE_NAME = "model.sig"
 
@@ -317,8 +316,3 @@ def digest(
     )
     return manifest.root_digest
 
-
-# Importing this module imports the submodule `weightguard.verify`, which the import system
-# binds as the package attribute `verify`, shadowing the lazily exported function
-# (`weightguard.verify(...)` would then be a module). The public name is the function.
-setattr(sys.modules["weightguard"], "verify", verify)  # noqa: B010

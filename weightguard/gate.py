@@ -268,7 +268,7 @@ class _Gather:
     def compare(
         self, manifest: Manifest, source: Path
     ) -> tuple[dict[str, str], tuple[Reason, ...], dict[str, str]]:
-        from weightguard.verify import check_model
+        from weightguard.check import check_model
 
         ser = manifest.serialization
         key = (manifest.root_digest, ser)
