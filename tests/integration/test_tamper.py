@@ -1,0 +1,244 @@
+"""The tamper matrix of issue 2, through the real CLI: every change to a signed model or
+its bundle is rejected (exit 1) with the reason code that names it, in `files` and
+`shards` mode.
+
+Codes that coincide, and why: in files mode OMS records no sizes, so truncation and an
+appended byte are digest mismatches (shards mode knows the shard boundaries and reports
+`file.size_mismatch`); an edited payload and a corrupted signature are, to a verifier,
+the same event (the signature does not verify over the payload bytes).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.models import (
+    KeyPair,
+    Pki,
+    make_keypair,
+    make_pki,
+    ordering_trap_model,
+    run_cli,
+    write,
+)
+
+SHARD = "100"  # small shards, so files span several and sizes are recorded
+
+
+@dataclass(frozen=True)
+class Signed:
+    model: Path
+    sig: Path
+    keys: KeyPair
+    other: KeyPair
+    pki: Pki
+    cert_sig: Path
+
+
+@pytest.fixture(scope="module", params=["files", "shards"])
+def signed(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Signed:
+    base = tmp_path_factory.mktemp(f"tamper-{request.param}")
+    keys = make_keypair(base / "keys", "k")
+    other = make_keypair(base / "keys", "other")
+    pki = make_pki(base / "pki")
+    model = ordering_trap_model(base / "model")
+    mode = ["--shards", SHARD] if request.param == "shards" else []
+    sig = base / "model.sig"
+    assert run_cli("sign", model, "--key", keys.private, "--signature", sig, *mode).rc == 0
+    cert_sig = base / "cert.sig"
+    r = run_cli(
+        "sign", model, "--key", pki.leaf_key, "--cert", pki.leaf_cert,
+        "--chain", pki.intermediate, "--signature", cert_sig, *mode,
+    )  # fmt: skip
+    assert r.rc == 0, r.stderr
+    return Signed(model, sig, keys, other, pki, cert_sig)
+
+
+@pytest.fixture
+def work(signed: Signed, tmp_path: Path) -> Signed:
+    """A private copy of the signed model and bundles for one tamper case."""
+    model = tmp_path / "model"
+    shutil.copytree(signed.model, model, symlinks=True)
+    sig = Path(shutil.copy(signed.sig, tmp_path / "model.sig"))
+    cert_sig = Path(shutil.copy(signed.cert_sig, tmp_path / "cert.sig"))
+    return Signed(model, sig, signed.keys, signed.other, signed.pki, cert_sig)
+
+
+def verify(w: Signed, *trust: str | os.PathLike[str], sig: Path | None = None) -> list[str]:
+    trust = trust or ("--key", w.keys.public)
+    r = run_cli("verify", w.model, "--signature", sig or w.sig, *trust, "--format", "json")
+    assert r.rc == 1, (r.rc, r.stdout, r.stderr)
+    doc = r.json()
+    assert doc["verdict"] == "rejected" and doc["exit_code"] == 1
+    return sorted(set(r.error_codes()))
+
+
+def test_untouched_model_verifies(work: Signed) -> None:
+    for sig, trust in (
+        (work.sig, ("--key", work.keys.public)),
+        (work.cert_sig, ("--cert-root", work.pki.root)),
+    ):
+        r = run_cli("verify", work.model, "--signature", sig, *trust, "--format", "json")
+        assert r.rc == 0, r.stdout
+        assert r.json()["reasons"] == []
+
+
+def _flip(w: Signed) -> None:
+    p = w.model / "weights" / "blob.bin"
+    data = bytearray(p.read_bytes())
+    data[150] ^= 0x01
+    p.write_bytes(bytes(data))
+
+
+def _truncate(w: Signed) -> None:
+    os.truncate(w.model / "weights" / "blob.bin", 299)
+
+
+def _append(w: Signed) -> None:
+    with open(w.model / "config.json", "ab") as fh:
+        fh.write(b"\0")
+
+
+def _rename(w: Signed) -> None:
+    (w.model / "weights.json").rename(w.model / "weights2.json")
+
+
+def _symlink_added(w: Signed) -> None:
+    (w.model / "link.json").symlink_to("config.json")
+
+
+def _symlink_replaces_signed_file(w: Signed) -> None:
+    target = w.model / "weights.json"
+    data = target.read_bytes()
+    write(w.model.parent / "outside.json", data)  # same bytes, but outside the model
+    target.unlink()
+    target.symlink_to(w.model.parent / "outside.json")
+
+
+MODEL_CASES: dict[str, tuple[Callable[[Signed], None], dict[str, list[str]]]] = {
+    # case: (tamper, {mode: expected error codes}); "*" = both modes
+    "byte flip": (_flip, {"*": ["file.digest_mismatch"]}),
+    "truncation": (
+        _truncate,
+        {"files": ["file.digest_mismatch"], "shards": ["file.size_mismatch"]},
+    ),
+    "appended byte": (
+        _append,
+        {"files": ["file.digest_mismatch"], "shards": ["file.size_mismatch"]},
+    ),
+    "added file": (lambda w: write(w.model / "extra.txt", b"new"), {"*": ["file.unsigned"]}),
+    "added hidden file": (lambda w: write(w.model / ".env", b"X=1"), {"*": ["file.unsigned"]}),
+    "added nested git file": (
+        lambda w: write(w.model / "weights" / ".gitignore", b"*"),
+        {"*": ["file.unsigned"]},
+    ),
+    "removed file": (lambda w: (w.model / "weights.json").unlink(), {"*": ["file.missing"]}),
+    "renamed file": (_rename, {"*": ["file.missing", "file.unsigned"]}),
+    "added empty file": (lambda w: write(w.model / "new.bin", b""), {"*": ["file.unsigned"]}),
+    "removed empty file": (lambda w: (w.model / "empty.bin").unlink(), {"*": ["file.missing"]}),
+    "empty file filled": (
+        lambda w: write(w.model / "empty.bin", b"x"),
+        {"files": ["file.digest_mismatch"], "shards": ["file.size_mismatch"]},
+    ),
+    "symlink planted": (_symlink_added, {"*": ["model.symlink"]}),
+    "signed file replaced by symlink": (_symlink_replaces_signed_file, {"*": ["model.symlink"]}),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MODEL_CASES))
+def test_model_tampering(signed: Signed, work: Signed, case: str) -> None:
+    tamper, expected = MODEL_CASES[case]
+    mode = "shards" if "sharded" in _algorithm(signed.sig) else "files"
+    tamper(work)
+    assert verify(work) == expected.get(mode, expected.get("*"))
+
+
+def _algorithm(sig: Path) -> str:
+    payload = json.loads(base64.b64decode(json.loads(sig.read_bytes())["dsseEnvelope"]["payload"]))
+    return str(payload["predicate"]["resources"][0]["algorithm"])
+
+
+def _edit_bundle(sig: Path, edit: Callable[[dict[str, object]], None]) -> None:
+    doc = json.loads(sig.read_bytes())
+    edit(doc)
+    sig.write_bytes(json.dumps(doc, separators=(",", ":")).encode())
+
+
+def _edit_payload(doc: dict[str, object]) -> None:
+    env = doc["dsseEnvelope"]
+    assert isinstance(env, dict)
+    stmt = json.loads(base64.b64decode(env["payload"]))
+    stmt["predicate"]["resources"][0]["digest"] = "0" * 64  # and keep the old signature
+    env["payload"] = base64.b64encode(json.dumps(stmt, indent=2).encode()).decode()
+
+
+def _corrupt_signature(doc: dict[str, object]) -> None:
+    env = doc["dsseEnvelope"]
+    assert isinstance(env, dict)
+    sig = bytearray(base64.b64decode(env["signatures"][0]["sig"]))
+    sig[-1] ^= 0x01
+    env["signatures"][0]["sig"] = base64.b64encode(bytes(sig)).decode()
+
+
+def test_bundle_payload_edited(work: Signed) -> None:
+    _edit_bundle(work.sig, _edit_payload)
+    assert verify(work) == ["signature.invalid"]
+
+
+def test_signature_corrupted(work: Signed) -> None:
+    _edit_bundle(work.sig, _corrupt_signature)
+    assert verify(work) == ["signature.invalid"]
+
+
+def test_other_key(work: Signed) -> None:
+    assert verify(work, "--key", work.other.public) == ["signer.untrusted_key"]
+
+
+def test_bundle_signed_by_other_key(work: Signed) -> None:
+    """An attacker re-signs the (tampered) model with their own key."""
+    _flip(work)
+    assert run_cli("sign", work.model, "--key", work.other.private, "--signature", work.sig).rc == 0
+    assert verify(work) == ["signer.untrusted_key"]
+
+
+def test_other_ca(work: Signed) -> None:
+    """The chain is fine, but leads to a root we do not trust."""
+    assert verify(work, "--cert-root", work.pki.other_root, sig=work.cert_sig) == ["cert.untrusted"]
+
+
+def test_leaf_from_other_ca(work: Signed) -> None:
+    p = work.pki
+    r = run_cli(
+        "sign", work.model, "--key", p.other_leaf_key, "--cert", p.other_leaf_cert,
+        "--signature", work.cert_sig,
+    )  # fmt: skip
+    assert r.rc == 0
+    assert verify(work, "--cert-root", p.root, sig=work.cert_sig) == ["cert.untrusted"]
+
+
+def test_certificate_identity_mismatch(work: Signed) -> None:
+    codes = verify(
+        work, "--cert-root", work.pki.root, "--cert-identity", "mallory@x.test", sig=work.cert_sig
+    )
+    assert codes == ["signer.identity_mismatch"]
+
+
+def test_key_bundle_checked_with_certificate_roots(work: Signed) -> None:
+    assert verify(work, "--cert-root", work.pki.root) == ["signer.kind_mismatch"]
+
+
+def test_bundle_of_another_model(work: Signed, tmp_path: Path) -> None:
+    """A valid signature, by the trusted key, over a different model."""
+    other = write(tmp_path / "other" / "config.json", b"{}")
+    assert (
+        run_cli("sign", other.parent, "--key", work.keys.private, "--signature", work.sig).rc == 0
+    )
+    assert verify(work) == ["file.digest_mismatch", "file.unsigned"]
