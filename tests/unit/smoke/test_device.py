@@ -67,3 +67,17 @@ def test_cuda_resolves_and_pins_deterministic_algorithms() -> None:
     with pinned_numerics(choice) as settings:
         assert torch.are_deterministic_algorithms_enabled()
         assert settings["cublas_workspace_config"]
+
+
+def test_cuda_numerics_branch_without_a_gpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CUDA-only settings (deterministic algorithms, cuBLAS workspace) need no GPU to set."""
+    from weightguard.smoke.device import CUBLAS_WORKSPACE, DeviceChoice
+
+    monkeypatch.delenv("CUBLAS_WORKSPACE_CONFIG", raising=False)
+    before = torch.are_deterministic_algorithms_enabled()
+    with pinned_numerics(DeviceChoice("cuda", "cuda:0", "test")) as settings:
+        assert torch.are_deterministic_algorithms_enabled()
+        assert torch.is_deterministic_algorithms_warn_only_enabled()
+        assert settings["deterministic_algorithms"] is True
+        assert settings["cublas_workspace_config"] == CUBLAS_WORKSPACE
+    assert torch.are_deterministic_algorithms_enabled() == before
