@@ -22,7 +22,13 @@ from typing import BinaryIO
 
 from weightguard.scan import torchfmt
 from weightguard.scan.allowlist import Allowlist
-from weightguard.scan.formats import LEGACY_MAGIC, TORCH_TAR_MEMBERS, sniff, zip_kind
+from weightguard.scan.formats import (
+    LEGACY_MAGIC,
+    TORCH_TAR_MEMBERS,
+    probe_pickle,
+    sniff,
+    zip_kind,
+)
 from weightguard.scan.joblibfmt import joblib_hook
 from weightguard.scan.judge import Judge, PersidCheck
 from weightguard.scan.model import FileResult, Finding, Limits, Outcome, Severity, worst_outcome
@@ -145,6 +151,8 @@ class Scanner:
         fh.seek(0)
         head = fh.read(4096)
         kind = sniff(head)
+        if kind in ("text", "json", "unknown") and probe_pickle(fh, size):
+            kind = "pickle"
         if kind == "zip":
             return self._zip(fs, fh, size, member, depth)
         if kind == "tar":

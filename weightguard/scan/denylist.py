@@ -133,6 +133,12 @@ def known_primitive(qualname: str) -> str | None:
         hit = _MODULES.get(".".join(parts[:i]))
         if hit:
             return hit
+    # Dotted names reach modules through attributes (pathlib + "os.system").
+    for start in range(1, len(parts)):
+        tail = ".".join(parts[start:])
+        hit = _QUALNAMES.get(tail) or known_primitive(tail) if len(parts) - start > 1 else None
+        if hit:
+            return f"{hit}, reached through {'.'.join(parts[:start])}"
     if any(p.startswith("__") and p.endswith("__") for p in parts[1:]):
         return "reaches a special attribute (e.g. __builtins__)"
     return None

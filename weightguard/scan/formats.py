@@ -48,7 +48,7 @@ FORMATS = (
 LEGACY_MAGIC = b"\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19"
 TORCH_TAR_MEMBERS = frozenset({"storages", "tensors", "pickle"})
 # Opcodes a protocol 0/1 pickle can start with (sniffing only; a full parse decides).
-_P0_STARTS = frozenset(b"(}])cNIFLSVJKMGUTXP")
+P0_STARTS = frozenset(b"(}])cNIFLSVJKMGUTXP")
 
 
 def sniff(head: bytes) -> str:
@@ -70,7 +70,7 @@ def sniff(head: bytes) -> str:
         return magic
     if _is_safetensors(head):
         return "safetensors"
-    if head[0] in _P0_STARTS and _looks_like_p0(head):
+    if head[0] in P0_STARTS and _looks_like_p0(head):
         return "pickle"
     if _is_onnx(head):
         return "onnx"
@@ -149,11 +149,30 @@ def zip_kind(names: list[str]) -> str:
     return "zip"
 
 
+def probe_pickle(fh: BinaryIO, size: int) -> bool:
+    """Whether text-looking bytes are really a protocol 0/1 pickle (a bounded parse).
+
+    True when the first stream parses to STOP, or imports or calls anything, or trips a
+    differential on the way: all things only a pickle does.
+    """
+    from weightguard.scan.reader import Reader
+    from weightguard.scan.vm import parse_pickle
+
+    fh.seek(0)
+    head = fh.read(1)
+    if not head or head[0] not in P0_STARTS:
+        return False
+    program = parse_pickle(Reader(fh, start=0, limit=min(size, 1 << 20)))
+    return program.error is None or bool(program.events) or bool(program.anomalies)
+
+
 def detect_fh(fh: BinaryIO, size: int) -> str:
     """`detect_format` on an open file of `size` bytes."""
     fh.seek(0)
     head = fh.read(4096)
     kind = sniff(head)
+    if kind in ("text", "json", "unknown") and probe_pickle(fh, size):
+        return "pickle"
     if kind == "zip":
         try:
             directory = read_directory(fh, size, max_members=1_000_000)

@@ -201,6 +201,10 @@ class Judge:
                 assert isinstance(g, Global)
                 if self.allow.get(g.qualname) is None:
                     self._disallowed(g, Role.VALUE, node_event)
+        for anomaly in program.anomalies:
+            self.add(
+                anomaly.rule, Outcome.UNSAFE, Severity.HIGH, anomaly.message, offset=anomaly.offset
+            )
         if program.error is not None:
             err = program.error
             outcome = Outcome.UNSAFE if err.evasive else Outcome.INCOMPLETE

@@ -77,6 +77,8 @@ class PickleProgram:
         start / end: stream offsets of the first opcode and just after STOP (or the error).
         events: every event, in stream order (see `Event`).
         error: why the run stopped early, if it did.
+        anomalies: differentials the run went past, keeping CPython's semantics (a
+            late PROTO, a memo overwrite, values left at STOP); each is reported unsafe.
         nested: pickles the loader reads from the same stream mid-run (joblib object arrays).
     """
 
@@ -86,6 +88,7 @@ class PickleProgram:
     end: int
     events: tuple[Event, ...]
     error: StreamError | None = None
+    anomalies: tuple[StreamError, ...] = field(default=())
     nested: tuple[PickleProgram, ...] = field(default=())
 
 
@@ -122,6 +125,7 @@ class Machine:
         self.memo: dict[int, Value] = {}
         self.events: list[Event] = []
         self.nested: list[PickleProgram] = []
+        self.anomalies: list[StreamError] = []
         self.proto = 0
         self.op_offset = reader.offset
         self.items = 0
@@ -135,6 +139,11 @@ class Machine:
     def err(self, rule: str, message: str, *, evasive: bool = False) -> StreamError:
         """An error about the current opcode."""
         return StreamError(rule, message, self.op_offset, evasive=evasive)
+
+    def anomaly(self, rule: str, message: str) -> None:
+        """A differential we can step past with CPython's semantics (reported unsafe)."""
+        if len(self.anomalies) < 100:
+            self.anomalies.append(StreamError(rule, message, self.op_offset, evasive=True))
 
     def run(self) -> PickleProgram:
         """Execute opcodes until STOP; never raises StreamError."""
@@ -168,6 +177,7 @@ class Machine:
             end=reader.offset,
             events=tuple(self.events),
             error=error,
+            anomalies=tuple(self.anomalies),
             nested=tuple(self.nested),
         )
 
@@ -290,7 +300,7 @@ _f8 = struct.Struct(">d").unpack
 def _proto(m: Machine) -> bool:
     proto = m.reader.read1()
     if m.op_offset != m.start:
-        raise m.err("pickle.proto_position", "PROTO after the first opcode", evasive=True)
+        m.anomaly("pickle.proto_position", "PROTO after the first opcode")
     if proto > HIGHEST_PROTOCOL:
         raise m.err("pickle.unsupported_protocol", f"unsupported pickle protocol {proto}")
     m.proto = proto

@@ -180,6 +180,14 @@ def data_offset(fh: BinaryIO, member: Member, shift: int) -> tuple[int, list[tup
         anomalies.append(
             ("zip.name_mismatch", f"{member.name}: the local header names {local_name[:80]!r}")
         )
+    if f[2] & 0x61 and not member.flags & 0x61:
+        anomalies.append(
+            (
+                "zip.flags",
+                f"{member.name}: the local header sets encryption flag "
+                f"bits 0x{f[2] & 0x61:x} the directory does not",
+            )
+        )
     if f[3] != member.method:
         anomalies.append(
             ("zip.method_mismatch", f"{member.name}: local and central compression methods differ")
