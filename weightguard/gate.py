@@ -39,21 +39,21 @@ from weightguard.digest import ProgressCallback
 from weightguard.errors import ExitCode, UsageError, WeightguardError
 from weightguard.manifest import Inventory, Manifest, Resource, enumerate_model, root_digest
 from weightguard.policy.evaluate import Decision, evaluate
-from weightguard.policy.evidence import BundleFacts, Evidence, FileFacts, Problem, StatementFacts
+from weightguard.policy.evidence import (
+    BundleFacts,
+    Evidence,
+    FileFacts,
+    Problem,
+    StatementFacts,
+    evidence_dir,
+)
 from weightguard.policy.layout import LayoutOutcome, verify_layout
 from weightguard.policy.schema import KeySigner, Policy, mode_strength
 from weightguard.policy.trust import TrustSet, Verification
 from weightguard.report import Reason, Report, Verdict, reason_from_error
 
-EVIDENCE_SUFFIX = ".d"
 _BUNDLE_SUFFIXES = (".sig", ".json", ".bundle")
 _DIFFERENCES = ("file.digest_mismatch", "file.size_mismatch", "file.missing")
-
-
-def evidence_dir(model_path: str | os.PathLike[str]) -> Path:
-    """`M/model.sig.d` for a directory, `F.sig.d` for a single file."""
-    sig = default_signature_path(model_path)
-    return sig.with_name(sig.name + EVIDENCE_SUFFIX)
 
 
 @dataclass(frozen=True)

@@ -1,13 +1,14 @@
-"""`weightguard verify`: check a model against its signature (and, later, a policy)."""
+"""`weightguard verify`: check a model against its signature, or against a policy file."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
-from weightguard.cli._common import FORMAT_OPTION, handle_errors, render_reason
+from weightguard.cli._common import handle_errors, render_reason
 from weightguard.cli.options import with_progress
 from weightguard.cli.runtime import finish, runtime_contract, runtime_options
 from weightguard.cli.sigstore_options import (
@@ -80,8 +81,28 @@ def render_text(report: Report) -> str:
 @click.argument("model_path", type=click.Path(path_type=Path))
 @click.option(
     "--signature",
+    "signatures",
+    multiple=True,
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Bundle path [default: MODEL_DIR/model.sig or FILE.sig].",
+    help="Bundle path [default: MODEL_DIR/model.sig or FILE.sig]; with --policy, repeat "
+    "for co-signatures (MODEL_DIR/model.sig.d/*.sig are read too).",
+)
+@click.option(
+    "--policy",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Policy file (YAML): trust, rules and evidence come from it.",
+)
+@click.option(
+    "--attestation",
+    "attestations",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="With --policy: a signed attestation bundle, or a folder of them (repeatable).",
+)
+@click.option(
+    "--mode",
+    type=click.Choice(["enforce", "warn", "audit"]),
+    help="With --policy: run every rule in this mode (loosening needs allowOverrides).",
 )
 @click.option(
     "--key",
@@ -111,7 +132,14 @@ def render_text(report: Report) -> str:
     is_flag=True,
     help="Report files missing from the manifest as warnings, not failures.",
 )
-@FORMAT_OPTION
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json", "sarif"]),
+    default="text",
+    show_default=True,
+    help="Output format on stdout (sarif: SARIF 2.1.0 for code scanning).",
+)
 @click.option(
     "--report",
     "report_file",
@@ -124,7 +152,10 @@ def render_text(report: Report) -> str:
 @runtime_contract("verify")
 def verify(
     model_path: Path,
-    signature: Path | None,
+    signatures: tuple[Path, ...],
+    policy: Path | None,
+    attestations: tuple[Path, ...],
+    mode: str | None,
     keys: tuple[str, ...],
     cert_roots: tuple[str, ...],
     cert_identity: str | None,
@@ -136,7 +167,7 @@ def verify(
     report_file: str | None,
     **trust: Any,
 ) -> None:
-    """Verify MODEL_PATH against its OMS signature bundle.
+    """Verify MODEL_PATH against its OMS signature bundle, or against a --policy.
 
     Hashing parameters come from the signed bundle. Exit 0 accepted, 1 rejected,
     2 usage/configuration error, 3 incomplete, 4 internal error.
@@ -144,9 +175,45 @@ def verify(
     from weightguard.api import VerifyResult
     from weightguard.api import verify as verify_model
 
-    verifier = build_verifier(
-        keys, cert_roots, cert_identity, cert_subject, pop_options(trust, VERIFY_PARAMS)
-    )
+    sigstore = pop_options(trust, VERIFY_PARAMS)
+    renderer: Callable[[Report], str] = render_text
+    if output_format == "sarif":
+        from weightguard.cli.policy import render_sarif
+
+        renderer = render_sarif(str(model_path))
+    if policy is not None:
+        if keys or cert_roots or cert_identity or cert_subject or wants_sigstore(sigstore):
+            raise UsageError(
+                "with --policy, trust comes from the policy: drop --key, --cert-root, "
+                "--cert-identity, --cert-subject and --sigstore-*",
+                code="usage.trust_with_policy",
+            )
+        from weightguard.cli.policy import render_gate_text
+        from weightguard.gate import GateResult, Overrides, run_gate
+        from weightguard.policy.schema import load_policy
+
+        overrides = Overrides(mode, allow_unsigned_files, allow_symlinks, ignore_paths)
+        loaded = load_policy(policy)
+        gate = with_progress(
+            "verifying",
+            lambda bar: run_gate(
+                model_path,
+                loaded,
+                signatures=signatures,
+                attestations=attestations,
+                overrides=overrides,
+                progress=bar,
+            ),
+        )
+        text = renderer if output_format == "sarif" else render_gate_text
+        assert isinstance(gate, GateResult)
+        finish(gate.report(), output_format, text=text, report_file=report_file)
+    if attestations or mode:
+        raise UsageError("--attestation and --mode need --policy")
+    if len(signatures) > 1:
+        raise UsageError("several --signature bundles need --policy (thresholds across signers)")
+    signature = signatures[0] if signatures else None
+    verifier = build_verifier(keys, cert_roots, cert_identity, cert_subject, sigstore)
     result = with_progress(
         "verifying",
         lambda bar: verify_model(
@@ -165,4 +232,4 @@ def verify(
     if sigstore_trust is not None:  # which Sigstore root decided, even on rejection
         details["trusted_root"] = sigstore_trust.describe()
     report = Report("verify", result.verdict, result.reasons, details)
-    finish(report, output_format, text=render_text, report_file=report_file)
+    finish(report, output_format, text=renderer, report_file=report_file)

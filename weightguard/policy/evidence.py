@@ -11,13 +11,26 @@ pure function that tests can feed directly.
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from weightguard.policy.layout import LayoutOutcome
 from weightguard.report import Reason
 from weightguard.signing import SignerInfo
+
+EVIDENCE_SUFFIX = ".d"
+
+
+def evidence_dir(model_path: str | os.PathLike[str]) -> Path:
+    """Where extra signatures, attestations and in-toto links live: `M/model.sig.d` for
+    a model directory, `F.sig.d` beside a single-file model (never part of the model)."""
+    from weightguard.api import default_signature_path
+
+    sig = default_signature_path(model_path)
+    return sig.with_name(sig.name + EVIDENCE_SUFFIX)
 
 
 @dataclass(frozen=True)
