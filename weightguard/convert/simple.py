@@ -1,0 +1,150 @@
+"""Non-tensor values a conversion can keep: plain data turned into JSON for the header.
+
+A value is *simple* when it is None, a bool, an int, a finite float, a str, a list or
+tuple of simple values, a str-keyed dict (or OrderedDict) of simple values, a
+``torch.Size``, or a numeric numpy scalar. Everything else (objects, bytes, tensors,
+non-finite floats) is not simple and is dropped by the converter, with a reason.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import struct
+
+from weightguard.scan.values import Dict, Global, List, Obj, Tuple, Value
+
+MAX_VALUE_JSON = 64 * 1024  # one kept value
+MAX_DEPTH = 32
+
+_ORDERED_DICT = "collections.OrderedDict"
+_NUMPY_SCALAR = ("numpy._core.multiarray.scalar", "numpy.core.multiarray.scalar")
+_SCALAR_FORMATS = {
+    "f8": "d",
+    "f4": "f",
+    "f2": "e",
+    "i8": "q",
+    "i4": "i",
+    "i2": "h",
+    "i1": "b",
+    "u8": "Q",
+    "u4": "I",
+    "u2": "H",
+    "u1": "B",
+    "b1": "?",
+}
+
+
+class NotSimple(Exception):
+    """The value cannot be kept as metadata; the message says why."""
+
+
+def qualname(value: Value) -> str | None:
+    """``module.name`` of the global that made an object (or of a global itself)."""
+    if isinstance(value, Global):
+        return value.qualname
+    if isinstance(value, Obj) and isinstance(value.callee, Global):
+        return value.callee.qualname
+    return None
+
+
+def is_ordered_dict(value: Value) -> bool:
+    """An ``OrderedDict()`` filled by SETITEMS (extra BUILD state is allowed)."""
+    return (
+        isinstance(value, Obj)
+        and value.kind == "reduce"
+        and qualname(value) == _ORDERED_DICT
+        and isinstance(value.args, Tuple)
+        and not value.args.items
+        and not value.appended
+    )
+
+
+def mapping_pairs(value: Value) -> list[tuple[Value, Value]] | None:
+    """Key/value pairs of a dict or OrderedDict node, else None."""
+    if isinstance(value, Dict):
+        return value.items
+    if is_ordered_dict(value):
+        assert isinstance(value, Obj)
+        return value.items
+    return None
+
+
+def dtype_descr(dtype: Value) -> tuple[str, str] | None:
+    """(type string without byte order, byte order char) of a symbolic ``numpy.dtype``."""
+    if not isinstance(dtype, Obj) or qualname(dtype) != "numpy.dtype":
+        return None
+    args = dtype.args.items if isinstance(dtype.args, Tuple) else ()
+    if not args or not isinstance(args[0], str):
+        return None
+    descr = args[0]
+    order = "|"
+    if descr[:1] in "<>|=":
+        order, descr = descr[0], descr[1:]
+    state = dtype.state[-1] if dtype.state else None
+    if isinstance(state, Tuple):
+        items = state.items
+        if len(items) > 1 and isinstance(items[1], str):
+            order = items[1]
+        if len(items) > 4 and items[4] is not None:
+            return None  # structured dtype (fields): not a plain element type
+    return descr, order
+
+
+def _numpy_scalar(value: Obj) -> object:
+    args = value.args.items if isinstance(value.args, Tuple) else ()
+    found = dtype_descr(args[0]) if len(args) == 2 else None
+    raw = args[1] if len(args) == 2 else None
+    if found is None or not isinstance(raw, bytes) or found[0] not in _SCALAR_FORMATS:
+        raise NotSimple("a numpy scalar of a type that is not a plain number")
+    descr, order = found
+    code = _SCALAR_FORMATS[descr]
+    if struct.calcsize(code) != len(raw):
+        raise NotSimple("a numpy scalar whose bytes do not match its type")
+    (number,) = struct.unpack((">" if order == ">" else "<") + code, raw)
+    return _plain(number, 0)
+
+
+def _plain(value: Value | object, depth: int) -> object:
+    if depth > MAX_DEPTH:
+        raise NotSimple("nested too deeply")
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise NotSimple("a non-finite float has no JSON form")
+        return value
+    if isinstance(value, List | Tuple):
+        return [_plain(v, depth + 1) for v in value.items]
+    pairs = mapping_pairs(value)  # type: ignore[arg-type]
+    if pairs is not None:
+        out: dict[str, object] = {}
+        for key, item in pairs:
+            if not isinstance(key, str):
+                raise NotSimple("a dict with non-string keys")
+            out[key] = _plain(item, depth + 1)
+        return out
+    name = qualname(value)  # type: ignore[arg-type]
+    if name == "torch.Size" and isinstance(value, Obj) and isinstance(value.args, Tuple):
+        if len(value.args.items) != 1:
+            raise NotSimple("a torch.Size without exactly one argument")
+        return _plain(value.args.items[0], depth + 1)
+    if name in _NUMPY_SCALAR and isinstance(value, Obj):
+        return _numpy_scalar(value)
+    if isinstance(value, bytes):
+        raise NotSimple("bytes")
+    if name is not None:
+        raise NotSimple(f"an object made by {name}")
+    raise NotSimple(f"a {type(value).__name__.lower()} value")
+
+
+def simple_json(value: Value) -> str:
+    """The JSON text kept for a simple value.
+
+    Raises:
+        NotSimple: the value is not simple, or its JSON is larger than `MAX_VALUE_JSON`.
+    """
+    text = json.dumps(_plain(value, 0), separators=(",", ":"), ensure_ascii=False)
+    if len(text) > MAX_VALUE_JSON:
+        raise NotSimple(f"its JSON form is {len(text)} bytes (limit {MAX_VALUE_JSON})")
+    return text

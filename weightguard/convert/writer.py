@@ -1,0 +1,190 @@
+"""Stream tensors from the checkpoint into the safetensors file in bounded chunks.
+
+Memory is O(chunk): a contiguous tensor is copied chunk by chunk with ``pread``; a
+strided view (a transpose, a slice with a step, a broadcast) is gathered block by block,
+each block reading at most `chunk` bytes of the storage and producing at most `chunk`
+bytes of output (numpy's ``as_strided`` does the gather; numpy is imported only then).
+Big-endian storages are byte-swapped per element (per half for complex numbers). Each
+tensor's output bytes are hashed with BLAKE3 on the way out, for the verification pass.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Callable, Iterator
+
+from weightguard.convert.model import TensorRef
+from weightguard.convert.plan import Plan
+from weightguard.digest import new_hasher
+from weightguard.errors import ModelChangedError, ModelReadError
+
+CHUNK = 8 << 20
+Progress = Callable[[int], None]
+
+
+def is_contiguous(shape: tuple[int, ...], strides: tuple[int, ...]) -> bool:
+    """C-contiguous in torch's sense: dimensions of size 1 may have any stride."""
+    step = 1
+    for dim, stride in zip(reversed(shape), reversed(strides)):
+        if dim == 0:
+            return True
+        if dim != 1 and stride != step:
+            return False
+        step *= dim
+    return True
+
+
+class SourceReader:
+    """Reads byte ranges of the checkpoint (by file offset) or of in-memory constants."""
+
+    def __init__(self, fd: int, path: str) -> None:
+        self.fd = fd
+        self.path = path
+
+    def read(self, t: TensorRef, start: int, length: int, buf: bytearray) -> memoryview:
+        """`length` bytes at byte `start` of the tensor's storage."""
+        if t.span.data is not None:
+            return memoryview(t.span.data)[start : start + length]
+        view = memoryview(buf)[:length]
+        got = 0
+        while got < length:
+            try:
+                n = os.preadv(self.fd, [view[got:]], t.span.offset + start + got)
+            except OSError as exc:
+                raise ModelReadError(f"read failed: {exc.strerror}", path=self.path) from exc
+            if n == 0:
+                raise ModelChangedError("the checkpoint ended early", path=self.path)
+            got += n
+        return view
+
+
+def _swap(data: memoryview, unit: int) -> memoryview:
+    import numpy as np
+
+    swapped = np.frombuffer(data, dtype=f">u{unit}").astype(f"<u{unit}")
+    return memoryview(swapped.tobytes())
+
+
+def _contiguous(
+    src: SourceReader, t: TensorRef, chunk: int, buf: bytearray
+) -> Iterator[memoryview]:
+    total = t.nbytes
+    for pos in range(0, total, chunk):
+        yield src.read(t, t.offset + pos, min(chunk, total - pos), buf)
+
+
+def _block_plan(t: TensorRef, chunk: int) -> tuple[int, int]:
+    """(k, m): dims k.. are gathered whole, m indices of dim k-1 per block (k=0: one block)."""
+    shape, strides, size = t.shape, t.strides, t.dtype.itemsize
+    inner_out, inner_span, k = size, size, len(shape)
+    # Grow the inner block from the last dimension while it stays within the budget.
+    while k > 0:
+        dim, stride = shape[k - 1], strides[k - 1]
+        out = inner_out * dim
+        span = inner_span + (dim - 1) * stride * size
+        if out > chunk or span > chunk:
+            break
+        inner_out, inner_span, k = out, span, k - 1
+    if k == 0:
+        return 0, 1
+    stride_bytes = strides[k - 1] * size
+    m = 1
+    while m < shape[k - 1]:
+        nxt = m * 2
+        if nxt * inner_out > chunk or inner_span + (nxt - 1) * stride_bytes > chunk:
+            break
+        m = nxt
+    return k, min(m, shape[k - 1])
+
+
+def _strided(src: SourceReader, t: TensorRef, chunk: int, buf: bytearray) -> Iterator[memoryview]:
+    import numpy as np
+    from numpy.lib.stride_tricks import as_strided
+
+    size = t.dtype.itemsize
+    shape, strides = t.shape, t.strides
+    k, m = _block_plan(t, chunk)
+    element = np.dtype(f"u{size}")
+    inner_shape, inner_strides = shape[k:], strides[k:]
+    inner_span = sum((d - 1) * s for d, s in zip(inner_shape, inner_strides)) + 1
+    if k == 0:
+        outer: Iterator[tuple[int, ...]] = iter([()])
+        slab_dim, slab_stride = 1, 0
+    else:
+        outer = itertools.product(*(range(d) for d in shape[: k - 1]))
+        slab_dim, slab_stride = shape[k - 1], strides[k - 1]
+    for index in outer:
+        base = sum(i * s for i, s in zip(index, strides))
+        for first in range(0, slab_dim, m):
+            rows = min(m, slab_dim - first)
+            start = base + first * slab_stride
+            span = (rows - 1) * slab_stride + inner_span
+            raw = src.read(t, t.offset + start * size, span * size, buf)
+            flat = np.frombuffer(raw, dtype=element)
+            block_shape = ((rows,) if k else ()) + inner_shape
+            block_strides = ((slab_stride * size,) if k else ()) + tuple(
+                s * size for s in inner_strides
+            )
+            block = as_strided(flat, shape=block_shape, strides=block_strides, writeable=False)
+            yield memoryview(np.ascontiguousarray(block).tobytes())
+
+
+def tensor_bytes(
+    src: SourceReader, t: TensorRef, chunk: int = CHUNK, buf: bytearray | None = None
+) -> Iterator[memoryview]:
+    """The tensor's C-contiguous, little-endian bytes, in pieces of at most `chunk`."""
+    if t.numel == 0:
+        return
+    buf = buf if buf is not None else bytearray(chunk)
+    pieces = (
+        _contiguous(src, t, chunk, buf)
+        if is_contiguous(t.shape, t.strides)
+        else _strided(src, t, chunk, buf)
+    )
+    for piece in pieces:
+        yield _swap(piece, t.dtype.swap_unit) if t.big_endian and t.dtype.swap_unit > 1 else piece
+
+
+def _write_all(fd: int, data: memoryview | bytes) -> None:
+    view = memoryview(data)
+    while view:
+        n = os.write(fd, view)
+        view = view[n:]
+
+
+def write_file(
+    src: SourceReader,
+    out_fd: int,
+    plan: Plan,
+    *,
+    chunk: int = CHUNK,
+    progress: Progress | None = None,
+) -> list[str]:
+    """Write the header and every planned tensor; returns each tensor's BLAKE3 hex digest.
+
+    Raises:
+        ModelReadError / ModelChangedError: the checkpoint cannot be read as planned.
+        OSError: the output cannot be written (the caller maps it).
+    """
+    _write_all(out_fd, plan.header)
+    buf = bytearray(chunk)
+    digests: list[str] = []
+    for placed in plan.placed:
+        hasher = new_hasher("blake3")
+        written = 0
+        for piece in tensor_bytes(src, placed.tensor, chunk, buf):
+            hasher.update(piece)
+            _write_all(out_fd, piece)
+            written += len(piece)
+            if progress is not None:
+                progress(len(piece))
+        if written != placed.end - placed.begin:
+            raise ModelReadError(
+                f"tensor {placed.tensor.name}: {written} bytes produced, "
+                f"{placed.end - placed.begin} planned",
+                path=src.path,
+                code="convert.internal_size",
+            )
+        digests.append(hasher.hexdigest())
+    return digests
