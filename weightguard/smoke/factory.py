@@ -98,6 +98,7 @@ def build_model(factory: str, device: str, dtype: str | None) -> Any:
     import torch
 
     build = import_callable(factory, "--factory")
+    cast = torch_dtype(dtype) if dtype is not None else None
     try:
         with torch.device(device):
             module = build()
@@ -107,9 +108,12 @@ def build_model(factory: str, device: str, dtype: str | None) -> Any:
         raise ModelBuildError(
             f"--factory {factory} returned {type(module).__name__}, not a torch.nn.Module"
         )
-    module = module.to(device)
-    if dtype is not None:
-        module = module.to(torch_dtype(dtype))
+    try:
+        module = module.to(device) if cast is None else module.to(device, cast)
+    except Exception as exc:  # out of device memory, meta tensors
+        raise ModelBuildError(
+            f"moving the model built by {factory} to {device} failed: {type(exc).__name__}: {exc}"
+        ) from exc
     return module.eval()
 
 

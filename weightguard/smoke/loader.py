@@ -188,23 +188,42 @@ def load_strict(module: Any, model_path: Path, device: str) -> LoadStats:
                 )
         if problems:
             raise ModelLoadError(_summary(problems), tuple(problems), path=str(model_path))
-        nbytes = 0
-        with torch.no_grad():
-            for names in groups.values():
-                present = [n for n in names if n in found]
-                first = found[present[0]][0].get_tensor(present[0])
-                expected[present[0]].copy_(first)
-                nbytes += first.numel() * first.element_size()
-                for alias in present[1:]:
-                    other = found[alias][0].get_tensor(alias)
-                    if not torch.equal(first, other):
-                        problems.append(
-                            Reason("smoke.tied_conflict", f"tied to {present[0]}", alias)
-                        )
-                del first
+        try:
+            nbytes = _copy_into(expected, groups, found, problems)
+        except Exception as exc:  # device out of memory, I/O error, corrupt tensor data
+            raise ModelLoadError(
+                f"copying the weights onto {device} failed: {type(exc).__name__}: {exc}",
+                (),
+                path=str(model_path),
+                code="smoke.copy_failed",
+            ) from exc
         if problems:
             raise ModelLoadError(_summary(problems), tuple(problems), path=str(model_path))
     if str(device).startswith("cuda"):
         torch.cuda.synchronize(device)
     rels = tuple(p.name if model_path.is_dir() else str(p) for p in files)
     return LoadStats(rels, len(found), nbytes, time.perf_counter() - start)
+
+
+def _copy_into(
+    expected: dict[str, Any],
+    groups: dict[int, list[str]],
+    found: dict[str, tuple[Any, str]],
+    problems: list[Reason],
+) -> int:
+    """Copy each tensor into its parameter or buffer, one at a time; returns bytes copied."""
+    import torch
+
+    nbytes = 0
+    with torch.no_grad():
+        for names in groups.values():
+            present = [n for n in names if n in found]
+            first = found[present[0]][0].get_tensor(present[0])
+            expected[present[0]].copy_(first)
+            nbytes += first.numel() * first.element_size()
+            for alias in present[1:]:
+                other = found[alias][0].get_tensor(alias)
+                if not torch.equal(first, other):
+                    problems.append(Reason("smoke.tied_conflict", f"tied to {present[0]}", alias))
+            del first
+    return nbytes

@@ -150,3 +150,18 @@ def test_unreadable_weights_and_empty_directories(tmp_path: Path) -> None:
     empty.mkdir()
     with pytest.raises(ModelLoadError, match="no .safetensors files"):
         load_strict(_mlp(), empty, "cpu")
+
+
+def test_a_failing_copy_is_a_load_error_not_a_crash(
+    weights: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Parameters created under inference mode refuse in-place updates outside it.
+    (tmp_path / "inference_factory.py").write_text(
+        "import torch\nfrom examples.models.mlp import MLP\n"
+        "def build():\n    with torch.inference_mode():\n        return MLP()\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    model = build_model("inference_factory:build", "cpu", None)
+    with pytest.raises(ModelLoadError, match="copying the weights onto cpu failed") as info:
+        load_strict(model, weights["mlp"], "cpu")
+    assert info.value.code == "smoke.copy_failed" and info.value.exit_code == ExitCode.INCOMPLETE
