@@ -58,6 +58,7 @@ class _Job:
     name_out: str
     fmt: str
     state: FileState
+    display: str
 
 
 def default_output(path: Path) -> Path:
@@ -123,6 +124,7 @@ def _plan_jobs(
                     target.relative_to(out_root).as_posix(),
                     fmt,
                     FileState.of(path.stat()),
+                    str(path),
                 )
             )
         if not jobs:
@@ -137,7 +139,15 @@ def _plan_jobs(
         if output is not None and output.is_dir():
             target = output / default_output(source).name
         jobs.append(
-            _Job(real, target, source.name, target.name, _detect(real), FileState.of(real.stat()))
+            _Job(
+                real,
+                target,
+                source.name,
+                target.name,
+                _detect(real),
+                FileState.of(real.stat()),
+                str(source),
+            )
         )
     targets = [j.target.resolve() for j in jobs]
     if len(set(targets)) != len(targets):
@@ -240,7 +250,7 @@ def _convert_one(
         if FileState.of(os.fstat(fd)) != job.state:
             raise ModelChangedError("the input changed during the conversion", path=path)
     return FileConversion(
-        input=path,
+        input=job.display,
         output=str(job.target),
         input_format=job.fmt,
         input_sha256=in_sha,
