@@ -397,3 +397,34 @@ def test_unreadable_file_is_incomplete(shared_tmp: Path, keys: KeyPair) -> None:
     (m / "weights").chmod(0o700)  # an unlistable directory
     rc, out, _ = _run_unprivileged("verify", m, "--key", pub, "--format", "json")
     assert rc == 3 and json.loads(out)["reasons"][0]["code"] == "model.unreadable"
+
+
+def test_file_changed_during_hashing_exits_3(
+    signed: Path, keys: KeyPair, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Deterministic: the first read of `weights/blob.bin` bumps its mtime, as a writer
+    racing the verifier would. Run in-process (click's runner) so the hook applies."""
+    from click.testing import CliRunner
+
+    from weightguard import digest as digest_mod
+    from weightguard.cli import cli
+
+    target = signed / "weights" / "blob.bin"
+    real_readv = os.readv
+
+    def readv(fd: int, buffers: list[memoryview]) -> int:
+        if os.fstat(fd).st_ino == target.stat().st_ino:
+            st = target.stat()
+            os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000))
+        return real_readv(fd, buffers)
+
+    monkeypatch.setattr(digest_mod.os, "readv", readv)
+    result = CliRunner().invoke(
+        cli, ["verify", str(signed), "--key", str(keys.public), "--format", "json"]
+    )
+    assert result.exit_code == 3, result.output
+    doc = json.loads(result.stdout)
+    assert doc["verdict"] == "incomplete" and doc["exit_code"] == 3
+    assert [(r["code"], r["path"]) for r in doc["reasons"]] == [
+        ("model.changed_during_hash", "weights/blob.bin")
+    ]

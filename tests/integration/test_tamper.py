@@ -242,3 +242,96 @@ def test_bundle_of_another_model(work: Signed, tmp_path: Path) -> None:
         run_cli("sign", other.parent, "--key", work.keys.private, "--signature", work.sig).rc == 0
     )
     assert verify(work) == ["file.digest_mismatch", "file.unsigned"]
+
+
+# --- crafted statements, validly signed by the trusted key ------------------------------
+# An attacker who holds a trusted key (or a buggy producer) must still not be able to make
+# the verifier read outside the model, or let one name mean two files.
+
+
+@pytest.fixture(scope="module")
+def craft_keys(tmp_path_factory: pytest.TempPathFactory) -> KeyPair:
+    return make_keypair(tmp_path_factory.mktemp("craft-keys"), "k")
+
+
+@pytest.fixture
+def plain(craft_keys: KeyPair, tmp_path: Path) -> Signed:
+    """An unsigned model and a trusted key (crafted bundles are files mode only)."""
+    model = ordering_trap_model(tmp_path / "model")
+    return Signed(model, tmp_path / "model.sig", craft_keys, craft_keys, None, tmp_path / "x")  # type: ignore[arg-type]
+
+
+def _craft(w: Signed, resources: list[dict[str, str]], **serialization: object) -> None:
+    """Re-sign a statement with these resources (correct root digest) as the trusted key."""
+    from weightguard.bundle import OMS_PREDICATE, STATEMENT_TYPE, encode_statement
+    from weightguard.manifest import Resource, root_digest
+    from weightguard.signing.ec import EcKeySigner
+
+    stmt = {
+        "_type": STATEMENT_TYPE,
+        "subject": [
+            {
+                "name": "model",
+                "digest": {
+                    "sha256": root_digest(
+                        [Resource(r["name"], r["algorithm"], r["digest"]) for r in resources]
+                    )
+                },
+            }
+        ],
+        "predicateType": OMS_PREDICATE,
+        "predicate": {
+            "resources": resources,
+            "serialization": {"method": "files", "hash_type": "sha256", **serialization},
+        },
+    }
+    w.sig.write_bytes(EcKeySigner.from_file(w.keys.private).sign_payload(encode_statement(stmt)))
+
+
+def _res(name: str, data: bytes, alg: str = "sha256") -> dict[str, str]:
+    import hashlib
+
+    return {"name": name, "algorithm": alg, "digest": hashlib.sha256(data).hexdigest()}
+
+
+def _signed_resources(w: Signed) -> list[dict[str, str]]:
+    from weightguard.manifest import enumerate_model
+
+    return [_res(f.rel, Path(f.abspath).read_bytes()) for f in enumerate_model(w.model).files]
+
+
+@pytest.mark.parametrize(
+    ("name", "code"),
+    [
+        ("../outside.txt", "manifest.unsafe_name"),
+        ("weights/../../outside.txt", "manifest.unsafe_name"),
+        ("/etc/hostname", "manifest.unsafe_name"),
+        ("weights\\blob.bin", "manifest.unsafe_name"),
+        ("./config.json", "manifest.unsafe_name"),
+        ("weights//blob.bin", "manifest.unsafe_name"),
+        ("", "manifest.unsafe_name"),
+    ],
+)
+def test_crafted_unsafe_names_are_rejected(plain: Signed, name: str, code: str) -> None:
+    outside = write(plain.model.parent / "outside.txt", b"outside")
+    resources = [*_signed_resources(plain), _res(name, outside.read_bytes())]
+    _craft(plain, resources)
+    assert verify(plain) == [code]
+
+
+def test_crafted_duplicate_names_are_rejected(plain: Signed) -> None:
+    resources = _signed_resources(plain)
+    _craft(plain, [*resources, resources[0]])
+    assert verify(plain) == ["manifest.duplicate_name"]
+
+
+def test_crafted_unsafe_ignore_path_is_rejected(plain: Signed) -> None:
+    _craft(plain, _signed_resources(plain), ignore_paths=["../model"])
+    assert verify(plain) == ["manifest.unsafe_name"]
+
+
+def test_crafted_bundle_of_the_right_files_is_accepted(plain: Signed) -> None:
+    """The crafting helper itself is sound: the honest statement verifies."""
+    _craft(plain, _signed_resources(plain))
+    r = run_cli("verify", plain.model, "--signature", plain.sig, "--key", plain.keys.public)
+    assert r.rc == 0, r.stdout
