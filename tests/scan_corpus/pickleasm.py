@@ -59,3 +59,8 @@ def frame(body: bytes) -> bytes:
 def program(body: bytes, proto: bytes = PROTO4) -> bytes:
     """PROTO + body + STOP."""
     return proto + body + STOP
+
+
+def asm_int(n: int) -> bytes:
+    """Alias of `i` with a name that reads well in tests."""
+    return i(n)

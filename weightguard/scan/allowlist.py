@@ -457,7 +457,7 @@ _NUMPY_RNG = [
         [CALL, BUILD],
         "RNG constructors; the bit generator argument is pinned to numpy's own classes",
         call=c.rng_ctor,
-        state=c.strdict_state,
+        state=c.rng_state,
     ),
     *_e(
         "numpy-rng",
@@ -469,9 +469,10 @@ _NUMPY_RNG = [
     *_e(
         "numpy-rng",
         ["numpy.random.bit_generator.__pyx_unpickle_SeedSequence"],
-        [CALL],
-        "Cython unpickle helper pinned to SeedSequence",
+        [CALL, BUILD],
+        "Cython unpickle helper pinned to SeedSequence; BUILD state is plain numbers/arrays",
         call=c.seedseq_unpickle,
+        state=c.plain_state,
     ),
 ]
 

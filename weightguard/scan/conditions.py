@@ -121,6 +121,8 @@ def bytearray_args(obj: Obj, ctx: Context) -> str | None:
     args = _args(obj)
     if not args or (len(args) == 1 and isinstance(args[0], bytes | BytesRef)):
         return None
+    if len(args) == 1 and made_by(args[0], "_codecs.encode"):
+        return None
     if len(args) == 2 and isinstance(args[0], str) and args[1] in ("latin-1", "latin1"):
         return None
     return "bytearray arguments are not literal bytes"
@@ -531,6 +533,18 @@ def rng_ctor(obj: Obj, ctx: Context) -> str | None:
     return None
 
 
+def rng_state(state: Value, ctx: Context) -> str | None:
+    """Bit generator state: a str-keyed dict, or (dict, SeedSequence) in numpy 2."""
+    if isinstance(state, Tuple) and len(state.items) == 2:
+        first, second = state.items
+        if second is None or made_by(
+            second, "numpy.random.bit_generator.__pyx_unpickle_SeedSequence"
+        ):
+            return strdict_state(first, ctx)
+        return "bit generator state holds something other than a SeedSequence"
+    return strdict_state(state, ctx)
+
+
 def seedseq_unpickle(obj: Obj, ctx: Context) -> str | None:
     """Cython ``__pyx_unpickle_SeedSequence(type, checksum, state)``."""
     args = _args(obj)
@@ -543,6 +557,25 @@ def seedseq_unpickle(obj: Obj, ctx: Context) -> str | None:
     return None if is_int(args[1]) else "checksum is not an int"
 
 
+_ARRAY_MAKERS = tuple(
+    f"{m}.{f}"
+    for m in ("numpy.core", "numpy._core")
+    for f in ("multiarray._reconstruct", "multiarray.scalar", "numeric._frombuffer")
+)
+
+
+def _is_data(v: Value, depth: int = 0) -> bool:
+    if v is None or isinstance(v, bool | int | float | complex | str | bytes | BytesRef):
+        return True
+    if depth > 32:
+        return False
+    if isinstance(v, Tuple | List):
+        return all(_is_data(x, depth + 1) for x in v.items)
+    if isinstance(v, Dict):
+        return all(_is_data(k, depth + 1) and _is_data(x, depth + 1) for k, x in v.items)
+    return made_by(v, *_ARRAY_MAKERS)
+
+
 def plain_state(state: Value, ctx: Context) -> str | None:
-    """BUILD state made of plain values (or arrays) only."""
-    return None if is_plain(state, ctx) or isinstance(state, Dict) else "state is not plain"
+    """BUILD state made of plain values and numpy arrays only."""
+    return None if _is_data(state) else "state is not plain data"

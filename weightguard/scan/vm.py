@@ -9,10 +9,12 @@ or ask the loader for something becomes an `Event`; the policy judge
 
 Where the two CPython unpicklers (or CPython and the opcode listers other scanners use)
 could read a stream differently, we refuse instead of guessing: frame misuse
-(`reader.py`), PROTO after the first opcode, memo overwrites, values left on the stack
-or open marks at STOP, STRING escapes, non-decimal text integers, non-tuple REDUCE and
-NEWOBJ arguments. Those errors are "evasive" (unsafe); truncation, unknown opcodes and
-budgets make a stream incomplete. The machine never raises: a `StreamError` ends the
+(`reader.py`), STRING escapes, non-decimal text integers, non-tuple REDUCE and NEWOBJ
+arguments stop the run as "evasive" (unsafe); truncation, unknown opcodes and budgets
+stop it as incomplete. Differentials with one clear CPython meaning (PROTO after the
+first opcode, memo overwrites, values left on the stack at STOP) are recorded as
+anomalies (unsafe) and the run continues with CPython's semantics, so what follows
+them is judged too. The machine never raises: a `StreamError` ends the
 run and is returned with the events seen before it, because CPython runs that prefix.
 """
 
@@ -248,9 +250,7 @@ class Machine:
     def memo_put(self, index: int) -> None:
         """memo[index] = top; an overwrite is a differential (picklescan CTF class)."""
         if index in self.memo:
-            raise self.err(
-                "pickle.memo_overwrite", f"memo slot {index} is written twice", evasive=True
-            )
+            self.anomaly("pickle.memo_overwrite", f"memo slot {index} is written twice")
         if len(self.memo) >= self.limits.max_memo:
             raise self.err("pickle.budget", "too many memo entries")
         self.memo[index] = self.top()
@@ -318,9 +318,7 @@ def _frame(m: Machine) -> bool:
 def _stop(m: Machine) -> bool:
     value = m.pop()
     if m.stack or m.marks:
-        raise m.err(
-            "pickle.stack_leftover", "values or marks left on the stack at STOP", evasive=True
-        )
+        m.anomaly("pickle.stack_leftover", "values or marks left on the stack at STOP")
     m.root = value
     return True
 
