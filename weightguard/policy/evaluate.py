@@ -319,6 +319,7 @@ class _Evaluator:
 
     def evidence_errors(self) -> None:
         for problem in self.ev.errors:
+            # The gate could not look at the model: never softened by warn/audit.
             r = problem.reason
             self.add(
                 "model",
@@ -326,7 +327,7 @@ class _Evaluator:
                 r.code,
                 r.message,
                 path=r.path,
-                mode="enforce" if problem.incomplete else None,
+                mode="enforce",
                 incomplete=problem.incomplete,
             )
         signed: list[BundleFacts | StatementFacts] = [*self.ev.bundles, *self.ev.statements]
