@@ -15,9 +15,11 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
+import json
 import os
 import shutil
 import stat
+import struct
 import subprocess
 import sys
 import tempfile
@@ -83,6 +85,30 @@ def image_home() -> str:
     return home
 
 
+def safetensors_bytes(values: list[float]) -> bytes:
+    """A valid safetensors file holding one float32 vector (no numpy needed)."""
+    data = struct.pack(f"<{len(values)}f", *values)
+    header = json.dumps(
+        {"weight": {"dtype": "F32", "shape": [len(values)], "data_offsets": [0, len(data)]}},
+        separators=(",", ":"),
+    ).encode()
+    header += b" " * (-len(header) % 8)
+    return struct.pack("<Q", len(header)) + header + data
+
+
+def write_model(directory: Path) -> Path:
+    """A small serving model: safetensors weights plus JSON config, as a release ships it."""
+    _write(directory / "model.safetensors", safetensors_bytes([0.5 * i for i in range(64)]))
+    _write(directory / "config.json", b'{"architectures": ["TinyLM"], "hidden_size": 8}\n')
+    _write(directory / "tokenizer.json", b'{"version": "1.0", "model": {"type": "BPE"}}\n')
+    return directory
+
+
+def _write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+
+
 def _object_files(kind: str, name: str, namespace: str) -> dict[str, bytes]:
     obj = find_object(kind, name)
     assert obj["metadata"].get("namespace") == namespace, f"{kind}/{name} in another namespace"
@@ -94,6 +120,20 @@ def _object_files(kind: str, name: str, namespace: str) -> dict[str, bytes]:
     files = {k: base64.b64decode(v) for k, v in (obj.get("data") or {}).items()}
     files.update({k: v.encode() for k, v in (obj.get("stringData") or {}).items()})
     return files
+
+
+TRUST_VOLUME = "weightguard-trust"
+
+
+def trust_overrides(
+    spec: Mapping[str, Any], public_pem: bytes, namespace: str = "ml-serving"
+) -> dict[str, dict[str, bytes]]:
+    """The trust Secret's files with every public key in it replaced by `public_pem`."""
+    vol = next(v for v in spec["volumes"] if v["name"] == TRUST_VOLUME)
+    files = _object_files("Secret", vol["secret"]["secretName"], namespace)
+    keys = [name for name in files if name.endswith(".pub.pem")]
+    assert keys, "the trust Secret holds no public key"
+    return {TRUST_VOLUME: {**files, **dict.fromkeys(keys, public_pem)}}
 
 
 @contextlib.contextmanager

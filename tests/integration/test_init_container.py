@@ -11,7 +11,6 @@ written except the report and the termination message.
 from __future__ import annotations
 
 import json
-import struct
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -19,29 +18,10 @@ from typing import Any
 import pytest
 
 from tests.integration import podsim
-from tests.models import make_keypair, write
+from tests.models import make_keypair
 
 NAMESPACE = "ml-serving"
 REPORT = "/run/weightguard/report.json"
-
-
-def safetensors_bytes(values: list[float]) -> bytes:
-    """A valid safetensors file holding one float32 vector (no numpy needed)."""
-    data = struct.pack(f"<{len(values)}f", *values)
-    header = json.dumps(
-        {"weight": {"dtype": "F32", "shape": [len(values)], "data_offsets": [0, len(data)]}},
-        separators=(",", ":"),
-    ).encode()
-    header += b" " * (-len(header) % 8)
-    return struct.pack("<Q", len(header)) + header + data
-
-
-def write_model(directory: Path) -> Path:
-    """A small serving model: safetensors weights plus JSON config, as a release ships it."""
-    write(directory / "model.safetensors", safetensors_bytes([0.5 * i for i in range(64)]))
-    write(directory / "config.json", b'{"architectures": ["TinyLM"], "hidden_size": 8}\n')
-    write(directory / "tokenizer.json", b'{"version": "1.0", "model": {"type": "BPE"}}\n')
-    return directory
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +45,7 @@ def signed_model_source(tmp_path_factory: pytest.TempPathFactory, release_key: A
     from weightguard.api import sign
     from weightguard.signing.ec import EcKeySigner
 
-    model = write_model(tmp_path_factory.mktemp("release") / "llm")
+    model = podsim.write_model(tmp_path_factory.mktemp("release") / "llm")
     sign(model, EcKeySigner.from_file(release_key.private))
     return model
 
@@ -85,7 +65,8 @@ def model_volume(source: Path, mutate: Any = None) -> podsim.Populate:
 
 def trust_files(release_key: Any) -> dict[str, bytes]:
     """The trust Secret's content with the test release key's public half."""
-    return {"signing-key.pub.pem": release_key.public.read_bytes()}
+    spec = podsim.pod_spec(podsim.find_object("Deployment", "llm-server"))
+    return podsim.trust_overrides(spec, release_key.public.read_bytes())[podsim.TRUST_VOLUME]
 
 
 @pytest.fixture

@@ -1,0 +1,338 @@
+"""examples/kubernetes: schema-valid offline, admission CEL evaluated, args that really parse.
+
+- every object validates strictly against the bundled Kubernetes OpenAPI schemas
+  (`kubernetes-validate`, no network) for the oldest version the example supports (1.30:
+  ValidatingAdmissionPolicy is GA there) and the newest the package ships;
+- the ValidatingAdmissionPolicy's CEL (variables, then validations) is evaluated with
+  cel-python against the example Deployment, the Pod it creates, and one denied variant per
+  rule, asserting exactly which rules deny;
+- every weightguard container's args parse with the real CLI, and the pieces agree with each
+  other (pinned image, trust Secret, namespaces).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from tests.integration import podsim
+from tests.integration.cli_lines import NotBuilt, dry_parse
+
+kubernetes_validate = pytest.importorskip("kubernetes_validate", reason="pip install '.[test]'")
+celpy = pytest.importorskip("celpy", reason="cel-python is in the test extra")
+
+FILES = sorted(podsim.K8S.glob("*.yaml"))
+OLDEST, NEWEST = "1.30.0", kubernetes_validate.latest_version()
+CLUSTER_SCOPED = {"Namespace", "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"}
+
+
+def objects() -> list[tuple[str, dict[str, Any]]]:
+    return [(p.name, doc) for p in FILES for doc in podsim.load_all(p)]
+
+
+def test_examples_exist() -> None:
+    names = {p.name for p in FILES}
+    assert {"deployment.yaml", "admission-policy.yaml", "release-job.yaml"} <= names
+    assert (podsim.K8S / "README.md").is_file()
+
+
+@pytest.mark.parametrize("version", [OLDEST, NEWEST])
+@pytest.mark.parametrize(
+    ("filename", "obj"),
+    objects(),
+    ids=[f"{f}:{o['kind']}/{o['metadata']['name']}" for f, o in objects()],
+)
+def test_manifest_is_schema_valid(filename: str, obj: dict[str, Any], version: str) -> None:
+    kubernetes_validate.validate(obj, version, strict=True)
+    if obj["kind"] not in CLUSTER_SCOPED:
+        assert obj["metadata"].get("namespace"), f"{filename}: namespace it explicitly"
+
+
+def test_strict_validation_catches_a_misspelled_field() -> None:
+    """The validator really is strict and offline (a typo is an error, not a pass)."""
+    deployment = copy.deepcopy(podsim.find_object("Deployment", "llm-server"))
+    guard = podsim.container(deployment["spec"]["template"]["spec"], "weightguard")
+    deployment["spec"]["template"]["spec"]["initContainers"] = [{**guard, "readonly": True}]
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(deployment, OLDEST, strict=True)
+
+
+# --- the admission policy, evaluated ------------------------------------------------------
+
+VAP = podsim.find_object("ValidatingAdmissionPolicy", "weightguard-require-init")
+PARAMS = podsim.find_object("ConfigMap", "weightguard-vap-params")
+BINDING = podsim.find_object("ValidatingAdmissionPolicyBinding", "weightguard-require-init")
+
+
+class Admission:
+    """The policy's CEL programs, compiled once."""
+
+    def __init__(self, policy: dict[str, Any]) -> None:
+        env = celpy.Environment()
+        self.variables = [
+            (v["name"], env.program(env.compile(v["expression"])))
+            for v in policy["spec"]["variables"]
+        ]
+        self.validations = [
+            (v["message"], env.program(env.compile(v["expression"])))
+            for v in policy["spec"]["validations"]
+        ]
+
+    def denials(self, obj: dict[str, Any], params: dict[str, Any] = PARAMS) -> list[str]:
+        """Messages of every validation that is not exactly true (an error also denies)."""
+        from celpy import celtypes
+
+        activation: dict[str, Any] = {
+            "object": celpy.json_to_cel(obj),
+            "params": celpy.json_to_cel(params),
+        }
+        values: dict[Any, Any] = {}
+        for name, program in self.variables:
+            activation["variables"] = celtypes.MapType(values)
+            values[celtypes.StringType(name)] = program.evaluate(activation)
+        activation["variables"] = celtypes.MapType(values)
+        denied = []
+        for message, program in self.validations:
+            try:
+                result = program.evaluate(activation)
+            except Exception:  # an evaluation error denies under failurePolicy: Fail
+                result = None
+            if not (isinstance(result, celtypes.BoolType) and bool(result)):
+                denied.append(message)
+        return denied
+
+
+ADMISSION = Admission(VAP)
+DEPLOYMENT = podsim.find_object("Deployment", "llm-server")
+
+
+def deployment_pod() -> dict[str, Any]:
+    """The Pod the Deployment's ReplicaSet would create."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "llm-server-abc12", "namespace": "ml-serving"},
+        "spec": copy.deepcopy(DEPLOYMENT["spec"]["template"]["spec"]),
+    }
+
+
+def message(fragment: str) -> str:
+    """The one validation message containing `fragment`."""
+    found = [m for m, _ in ADMISSION.validations if fragment in m]
+    assert len(found) == 1, (fragment, found)
+    return found[0]
+
+
+def test_policy_has_no_optional_syntax_and_fails_closed() -> None:
+    spec = VAP["spec"]
+    assert spec["failurePolicy"] == "Fail"
+    assert ".?" not in str(spec), "cel-python cannot evaluate optional fields; use has()"
+    assert BINDING["spec"]["paramRef"]["parameterNotFoundAction"] == "Deny"
+    assert "Deny" in BINDING["spec"]["validationActions"]
+    assert BINDING["spec"]["policyName"] == VAP["metadata"]["name"]
+    resources = {r for rule in spec["matchConstraints"]["resourceRules"] for r in rule["resources"]}
+    assert {"pods", "deployments", "statefulsets", "jobs", "cronjobs"} <= resources
+
+
+def test_example_deployment_and_its_pod_are_admitted() -> None:
+    assert ADMISSION.denials(deployment_pod()) == []
+    assert ADMISSION.denials(DEPLOYMENT) == []
+
+
+def test_cronjob_templates_are_checked_too() -> None:
+    pod_template = {"spec": copy.deepcopy(DEPLOYMENT["spec"]["template"]["spec"])}
+    cronjob = {
+        "apiVersion": "batch/v1",
+        "kind": "CronJob",
+        "metadata": {"name": "x", "namespace": "ml-serving"},
+        "spec": {"schedule": "@daily", "jobTemplate": {"spec": {"template": pod_template}}},
+    }
+    assert ADMISSION.denials(cronjob) == []
+    pod_template["spec"]["initContainers"] = []
+    assert message("exactly one") in ADMISSION.denials(cronjob)
+
+
+def _guard(spec: dict[str, Any]) -> dict[str, Any]:
+    return next(c for c in spec["initContainers"] if c["name"] == "weightguard")
+
+
+def _server(spec: dict[str, Any]) -> dict[str, Any]:
+    return next(c for c in spec["containers"] if c["name"] == "server")
+
+
+def _mount(ctr: dict[str, Any], volume: str) -> dict[str, Any]:
+    return next(m for m in ctr["volumeMounts"] if m["name"] == volume)
+
+
+def _volume(spec: dict[str, Any], name: str) -> dict[str, Any]:
+    return next(v for v in spec["volumes"] if v["name"] == name)
+
+
+def _drop_guard(s: dict[str, Any]) -> None:
+    s["initContainers"] = [c for c in s["initContainers"] if c["name"] != "weightguard"]
+
+
+def _tagged(s: dict[str, Any]) -> None:
+    _guard(s)["image"] = "registry.example.com/weightguard:0.1.0"
+
+
+def _other_digest(s: dict[str, Any]) -> None:
+    _guard(s)["image"] = "registry.example.com/weightguard@sha256:" + "ab" * 32
+
+
+def _command(s: dict[str, Any]) -> None:
+    _guard(s)["command"] = ["/bin/sh", "-c", "exit 0"]
+
+
+def _not_verify(s: dict[str, Any]) -> None:
+    _guard(s)["args"] = ["digest", "/models/llm"]
+
+
+def _loosened(s: dict[str, Any]) -> None:
+    _guard(s)["args"] = [*_guard(s)["args"], "--allow-unsigned-files"]
+
+
+def _guard_rw(s: dict[str, Any]) -> None:
+    _mount(_guard(s), "models")["readOnly"] = False
+
+
+def _server_rw(s: dict[str, Any]) -> None:
+    del _mount(_server(s), "models")["readOnly"]
+
+
+def _report_rw(s: dict[str, Any]) -> None:
+    _mount(_server(s), "weightguard-run")["readOnly"] = False
+
+
+def _claim_rw(s: dict[str, Any]) -> None:
+    _volume(s, "models")["persistentVolumeClaim"]["readOnly"] = False
+
+
+def _unverified_pvc(s: dict[str, Any]) -> None:
+    s["volumes"].append({"name": "other", "persistentVolumeClaim": {"claimName": "x"}})
+    _server(s)["volumeMounts"].append({"name": "other", "mountPath": "/other", "readOnly": True})
+
+
+def _later_init(s: dict[str, Any]) -> None:
+    s["initContainers"].append({"name": "patch", "image": "busybox", "args": ["true"]})
+
+
+def _sidecar(s: dict[str, Any]) -> None:
+    _guard(s)["restartPolicy"] = "Always"
+
+
+def _writable_root(s: dict[str, Any]) -> None:
+    _guard(s)["securityContext"]["readOnlyRootFilesystem"] = False
+
+
+DENIED: list[tuple[str, Callable[[dict[str, Any]], None], set[str]]] = [
+    (
+        "no-init-container",
+        _drop_guard,
+        {"exactly one", "last init container", "every persistent", "entrypoint"},
+    ),
+    ("image-by-tag", _tagged, {"pinned image digest"}),
+    ("other-digest", _other_digest, {"pinned image digest"}),
+    ("command-override", _command, {"with the image's entrypoint"}),
+    ("not-verify", _not_verify, {"with the image's entrypoint"}),
+    ("loosening-flag", _loosened, {"may not loosen"}),
+    ("guard-mounts-model-rw", _guard_rw, {"weightguard must mount"}),
+    ("server-mounts-model-rw", _server_rw, {"containers must mount"}),
+    ("server-writes-report", _report_rw, {"containers must mount"}),
+    ("claim-not-read-only", _claim_rw, {"read-only claims"}),
+    ("unverified-pvc", _unverified_pvc, {"every persistent"}),
+    ("init-after-guard", _later_init, {"last init container"}),
+    ("guard-as-sidecar", _sidecar, {"last init container"}),
+    ("writable-root-fs", _writable_root, {"read-only root filesystem"}),
+]
+
+
+@pytest.mark.parametrize(("case", "mutate", "fragments"), DENIED, ids=[d[0] for d in DENIED])
+def test_each_rule_denies_its_violation(
+    case: str, mutate: Callable[[dict[str, Any]], None], fragments: set[str]
+) -> None:
+    pod = deployment_pod()
+    mutate(pod["spec"])
+    assert sorted(ADMISSION.denials(pod)) == sorted(message(f) for f in fragments)
+
+
+def test_missing_param_denies() -> None:
+    params = copy.deepcopy(PARAMS)
+    params["data"] = {}
+    assert message("pinned image digest") in ADMISSION.denials(deployment_pod(), params)
+
+
+def test_binding_selects_the_serving_namespace_only() -> None:
+    selector = BINDING["spec"]["matchResources"]["namespaceSelector"]["matchLabels"]
+    namespaces = {
+        o["metadata"]["name"]: o["metadata"].get("labels", {})
+        for _, o in objects()
+        if o["kind"] == "Namespace"
+    }
+
+    def enforced(ns: str) -> bool:
+        return all(namespaces[ns].get(k) == v for k, v in selector.items())
+
+    assert enforced(DEPLOYMENT["metadata"]["namespace"])
+    job = podsim.find_object("Job", "llm-release")
+    assert not enforced(job["metadata"]["namespace"]), "the release Job has no gate to pass"
+    assert PARAMS["metadata"]["namespace"] == BINDING["spec"]["paramRef"]["namespace"]
+    assert PARAMS["metadata"]["name"] == BINDING["spec"]["paramRef"]["name"]
+
+
+# --- the containers' args and the pieces agree ---------------------------------------------
+
+
+def weightguard_containers() -> list[tuple[str, str, dict[str, Any]]]:
+    image = PARAMS["data"]["image"]
+    out = []
+    for filename, obj in objects():
+        if obj["kind"] in {"Deployment", "Job", "CronJob", "StatefulSet", "Pod"}:
+            spec = podsim.pod_spec(obj)
+            for c in [*spec.get("initContainers", []), *spec.get("containers", [])]:
+                if c["image"].split("@")[0].endswith("/weightguard"):
+                    assert c["image"] == image, f"{filename}:{c['name']} is not the pinned image"
+                    out.append((filename, c["name"], c))
+    return out
+
+
+@pytest.mark.parametrize(
+    ("filename", "name", "ctr"),
+    weightguard_containers(),
+    ids=[f"{f}:{n}" for f, n, _ in weightguard_containers()],
+)
+def test_container_args_parse_with_the_real_cli(filename: str, name: str, ctr: Any) -> None:
+    assert "command" not in ctr, "keep the image's ENTRYPOINT (weightguard)"
+    try:
+        parsed = dry_parse(ctr["args"])
+    except NotBuilt as exc:
+        pytest.skip(f"`weightguard {exc}` is not built in this checkout yet")
+    assert parsed.command
+
+
+def test_deployment_mounts_what_it_references() -> None:
+    spec = podsim.pod_spec(DEPLOYMENT)
+    guard = podsim.container(spec, "weightguard")
+    namespace = DEPLOYMENT["metadata"]["namespace"]
+    for vol in spec["volumes"]:
+        if "secret" in vol:
+            secret = podsim.find_object("Secret", vol["secret"]["secretName"])
+            assert secret["metadata"]["namespace"] == namespace
+        if "configMap" in vol:
+            cm = podsim.find_object("ConfigMap", vol["configMap"]["name"])
+            assert cm["metadata"]["namespace"] == namespace
+    mounted = {m["mountPath"] for m in guard["volumeMounts"]}
+    for arg in guard["args"]:
+        value = arg.split("=", 1)[1] if arg.startswith("--") and "=" in arg else arg
+        if value.startswith("/") and value != guard["terminationMessagePath"]:
+            assert any(value == m or value.startswith(m + "/") for m in mounted), value
+    assert guard["terminationMessagePolicy"] == "FallbackToLogsOnError"
+
+
+def test_readme_walks_through_every_file() -> None:
+    readme = (podsim.K8S / "README.md").read_text()
+    for path in FILES:
+        assert path.name in readme, f"README.md does not mention {path.name}"
