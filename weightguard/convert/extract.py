@@ -394,8 +394,10 @@ class Extractor:
             self.entry(child, item, inside=True, depth=depth + 1, ancestors=below)
 
     def holds_tensor(self, value: Value, depth: int = 0) -> bool:
-        """True when a mapping holds a tensor at some depth (for finding the state dict)."""
+        """True when a mapping or list holds a tensor within a few levels (finds state dicts)."""
         pairs = mapping_pairs(value)
+        if pairs is None and isinstance(value, List | Tuple):
+            pairs = list(enumerate(value.items))
         if pairs is None or depth > 4:
             return False
         for _key, item in pairs:

@@ -160,6 +160,12 @@ def _reject(message: str, code: str, path: str | None) -> RejectedError:
     return RejectedError(message, code=code, path=path)
 
 
+def _dep_digest(dep: Mapping[str, Any]) -> str:
+    digest = dep.get("digest")
+    value = digest.get("sha256") if isinstance(digest, Mapping) else None
+    return value.lower() if isinstance(value, str) else ""
+
+
 def _sha256(path: str | os.PathLike[str]) -> str:
     return hash_range(HashTask(os.fspath(path), 0, None), "sha256")
 
@@ -207,32 +213,31 @@ def verify_record(
             os.fspath(output),
         )
     deps = build.get("resolvedDependencies")
-    dep = next(
-        (
-            d
-            for d in (deps if isinstance(deps, list) else [])
-            if isinstance(d, Mapping)
-            and isinstance(d.get("annotations"), Mapping)
-            and d["annotations"].get("output") in names
-        ),
-        None,
-    )
-    digest = dep.get("digest") if dep else None
-    in_digest = digest.get("sha256") if isinstance(digest, Mapping) else None
-    if dep is None or not isinstance(in_digest, str):
+    candidates = [
+        (d, _dep_digest(d))
+        for d in (deps if isinstance(deps, list) else [])
+        if isinstance(d, Mapping)
+        and isinstance(d.get("annotations"), Mapping)
+        and d["annotations"].get("output") in names
+        and _dep_digest(d)
+    ]
+    if not candidates:
         raise _reject("the record names no input for this output", "conversion.no_input", shown)
-    verdict = dep["annotations"].get("scanVerdict")
-    if verdict != "clean":
-        raise _reject(f"the recorded scan verdict is {verdict!r}", "conversion.scan_verdict", shown)
     input_verified = False
     if input is not None:
-        if _sha256(input) != in_digest.lower():
+        in_sha = _sha256(input)
+        candidates = [c for c in candidates if c[1] == in_sha]
+        if not candidates:
             raise _reject(
-                "the input file's sha256 differs from the record's material",
+                "the input file's sha256 differs from the record's material for this output",
                 "conversion.input_mismatch",
                 os.fspath(input),
             )
         input_verified = True
+    dep, in_digest = candidates[0]
+    verdict = dep["annotations"].get("scanVerdict")
+    if verdict != "clean":
+        raise _reject(f"the recorded scan verdict is {verdict!r}", "conversion.scan_verdict", shown)
     internal = build.get("internalParameters")
     converter = internal.get("converter") if isinstance(internal, Mapping) else None
     version = converter.get("version") if isinstance(converter, Mapping) else None
@@ -242,7 +247,7 @@ def verify_record(
         output_name=str(dep["annotations"]["output"]),
         output_sha256=out_digest,
         input_name=str(dep.get("name", "")),
-        input_sha256=in_digest.lower(),
+        input_sha256=in_digest,
         input_verified=input_verified,
         scan_verdict=str(verdict),
         converter_version=str(version or "unknown"),
