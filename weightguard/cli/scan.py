@@ -6,7 +6,6 @@ fully parsed, budget hit, unknown format) and nothing unsafe, 4 internal error, 
 
 from __future__ import annotations
 
-import json
 import sys
 
 import click
@@ -116,7 +115,6 @@ def scan(
     from weightguard import __version__
     from weightguard.scan import scan as run_scan
     from weightguard.scan.allowlist import DEFAULT_PROFILES
-    from weightguard.scan.sarif import to_sarif
 
     chosen = (() if no_default_profiles else DEFAULT_PROFILES) + profiles
     result = run_scan(list(paths), profiles=chosen, allow=allow)
@@ -124,6 +122,10 @@ def scan(
     if output_format == "json":
         body = report_json(report)
     elif output_format == "sarif":
+        import json
+
+        from weightguard.scan.sarif import to_sarif
+
         body = json.dumps(to_sarif(result, version=__version__), indent=2) + "\n"
     else:
         body = render_text(report)

@@ -12,9 +12,7 @@ bad input.
 
 from __future__ import annotations
 
-import ast
 import io
-import json
 import os
 import struct
 from collections.abc import Callable
@@ -332,6 +330,8 @@ class Scanner:
         else:
             fs.incomplete("numpy.header", "unsupported .npy version", member)
             return
+        import ast
+
         fh.seek(start)
         raw = fh.read(min(hlen, 1 << 20))
         try:
@@ -352,6 +352,8 @@ class Scanner:
             self.pickles(fs, fh, start + hlen, size, member, depth, persid=None)
 
     def _safetensors(self, fs: FileScan, fh: BinaryIO, size: int, member: str | None) -> None:
+        import json
+
         fh.seek(0)
         (n,) = struct.unpack("<Q", fh.read(8))
         ok = 8 + n <= size

@@ -9,10 +9,7 @@ budgets, so a decompression bomb makes the file incomplete instead of filling me
 
 from __future__ import annotations
 
-import bz2
-import gzip
 import io
-import lzma
 import zlib
 from typing import Any, BinaryIO, cast
 
@@ -134,6 +131,11 @@ class Inflating(io.RawIOBase):
         self._max_size = max_size
         self._max_ratio = max_ratio
         self.produced = 0
+        import bz2
+        import gzip
+        import lzma
+
+        self._lzma_error = lzma.LZMAError
         src: Any = fh
         inner: Any
         # The decompressor objects are closed with this reader (close() below).
@@ -158,7 +160,7 @@ class Inflating(io.RawIOBase):
     def read(self, n: int = -1) -> bytes:
         try:
             data: bytes = self._inner.read(n if n >= 0 else 1 << 20)
-        except (OSError, EOFError, zlib.error, lzma.LZMAError) as exc:
+        except (OSError, EOFError, zlib.error, self._lzma_error) as exc:
             raise BudgetError(f"decompression failed: {exc}") from None
         self.produced += len(data)
         if self.produced > self._max_size:
