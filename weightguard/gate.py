@@ -20,88 +20,29 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import os
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from weightguard.api import default_signature_path
-from weightguard.bundle import (
-    OMS_LEGACY_PREDICATE,
-    OMS_PREDICATE,
-    Bundle,
-    Statement,
-    manifest_from_statement,
-    parse_bundle,
-    parse_statement,
-)
+from weightguard.bundle import Bundle, Statement
 from weightguard.digest import ProgressCallback
-from weightguard.errors import ExitCode, UsageError, WeightguardError
-from weightguard.manifest import Inventory, Manifest, Resource, enumerate_model, root_digest
+from weightguard.errors import UsageError
+from weightguard.manifest import Resource, root_digest
 from weightguard.policy.evaluate import Decision, evaluate
 from weightguard.policy.evidence import (
     BundleFacts,
     Evidence,
-    FileFacts,
-    Problem,
     StatementFacts,
     evidence_dir,
 )
-from weightguard.policy.layout import LayoutOutcome, verify_layout
-from weightguard.policy.schema import KeySigner, Policy, mode_strength
-from weightguard.policy.trust import TrustSet, Verification
-from weightguard.report import Reason, Report, Verdict, reason_from_error
+from weightguard.policy.gather import Gather, Overrides, bundle_paths, check_overrides, layouts
+from weightguard.policy.schema import Policy
+from weightguard.policy.trust import TrustSet
+from weightguard.report import Report, Verdict
 
-_BUNDLE_SUFFIXES = (".sig", ".json", ".bundle")
-_DIFFERENCES = ("file.digest_mismatch", "file.size_mismatch", "file.missing")
-
-
-@dataclass(frozen=True)
-class Overrides:
-    """Command-line settings that can loosen a policy (allowed only by ``allowOverrides``)."""
-
-    mode: str | None = None
-    allow_unsigned_files: bool = False
-    allow_symlinks: bool = False
-    ignore_paths: tuple[str, ...] = ()
-
-    def weakening(self, policy: Policy) -> list[str]:
-        """The flags that would loosen `policy` (a stronger --mode is not loosening)."""
-        out = []
-        if self.mode is not None and mode_strength(self.mode) < mode_strength(policy.mode):
-            out.append(f"--mode {self.mode}")
-        weakest_rule = min((mode_strength(r.mode) for r in policy.rules if r.mode), default=2)
-        if self.mode is not None and mode_strength(self.mode) < weakest_rule and not out:
-            out.append(f"--mode {self.mode}")
-        if self.allow_unsigned_files:
-            out.append("--allow-unsigned-files")
-        if self.allow_symlinks and not policy.allow_symlinks:
-            out.append("--allow-symlinks")
-        out.extend(f"--ignore {p}" for p in self.ignore_paths)
-        return out
-
-    def describe(self) -> list[str]:
-        """Every override given, for the report."""
-        out = [f"--mode {self.mode}"] if self.mode else []
-        out += ["--allow-unsigned-files"] * self.allow_unsigned_files
-        out += ["--allow-symlinks"] * self.allow_symlinks
-        return out + [f"--ignore {p}" for p in self.ignore_paths]
-
-
-def check_overrides(policy: Policy, overrides: Overrides) -> None:
-    """Refuse command-line flags that loosen a policy that does not allow it.
-
-    Raises:
-        UsageError: (exit 2) naming the flags.
-    """
-    weak = overrides.weakening(policy)
-    if weak and not policy.allow_overrides:
-        raise UsageError(
-            f"{', '.join(weak)} would loosen policy {policy.name!r}, which does not allow "
-            "overrides (spec.allowOverrides: false)",
-            path=policy.path,
-            code="policy.override_refused",
-        )
+__all__ = ["GateResult", "Overrides", "check_overrides", "evidence_dir", "run_gate"]
 
 
 @dataclass(frozen=True)
@@ -169,279 +110,6 @@ def _statement_json(s: StatementFacts) -> dict[str, Any]:
     }
 
 
-def _problem(err: WeightguardError) -> Problem:
-    return Problem(reason_from_error(err), err.exit_code == ExitCode.INCOMPLETE)
-
-
-@dataclass
-class _Gather:
-    model: Path
-    policy: Policy
-    overrides: Overrides
-    trust: TrustSet
-    workers: int | None
-    progress: ProgressCallback | None
-    sidecars: list[str] = field(default_factory=list)  # model-relative paths to leave out
-    errors: list[Problem] = field(default_factory=list)
-    _checks: dict[tuple[str, Any], Any] = field(default_factory=dict)
-    _sha_from_manifest: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def allow_symlinks(self) -> bool:
-        return self.policy.allow_symlinks or self.overrides.allow_symlinks
-
-    def rel(self, path: Path) -> str | None:
-        if not self.model.is_dir():
-            return None
-        try:
-            return path.resolve().relative_to(self.model.resolve()).as_posix()
-        except ValueError:
-            return None
-
-    def inventory(self) -> Inventory | None:
-        try:
-            return enumerate_model(
-                self.model,
-                ignore_paths=[*self.sidecars, *self.overrides.ignore_paths],
-                allow_symlinks=self.allow_symlinks,
-            )
-        except UsageError:
-            raise
-        except WeightguardError as err:
-            self.errors.append(_problem(err))
-            return None
-
-    def display(self, rel: str) -> str:
-        return self.model.name if rel == "." else rel
-
-    # -- bundles -------------------------------------------------------------------
-    def read(
-        self, path: Path, origin: str
-    ) -> tuple[BundleFacts | StatementFacts, Bundle | None, Statement | None]:
-        try:
-            bundle = parse_bundle(path.read_bytes())
-            stmt = parse_statement(bundle.envelope.payload)
-        except OSError as exc:
-            reason = Reason("evidence.unreadable", f"cannot read: {exc.strerror}", str(path))
-            return BundleFacts(str(path), error=Problem(reason, True)), None, None
-        except WeightguardError as err:
-            facts = BundleFacts(str(path), error=Problem(Reason(err.code, err.message, None)))
-            return facts, None, None
-        is_oms = stmt.predicate_type in (OMS_PREDICATE, OMS_LEGACY_PREDICATE)
-        if origin == "signature" and not is_oms:
-            reason = Reason(
-                "bundle.not_a_signature", f"not an OMS model signature ({stmt.predicate_type})"
-            )
-            return BundleFacts(str(path), error=Problem(reason)), None, None
-        if is_oms:
-            return BundleFacts(str(path), key_hint=bundle.key_hint), bundle, stmt
-        return StatementFacts(str(path), key_hint=bundle.key_hint), bundle, stmt
-
-    def signature(self, facts: BundleFacts, bundle: Bundle, stmt: Statement) -> BundleFacts:
-        v = self.trust.verify(bundle)
-        facts = dataclasses.replace(facts, signers=v.signers, infos=v.infos, refusals=v.refusals)
-        if not v.signers:
-            if v.incomplete and not any(c == "signature.invalid" for _, c in v.refusals):
-                reason = Reason(
-                    "signer.unavailable", f"could not check with {', '.join(v.incomplete)}"
-                )
-                return dataclasses.replace(facts, error=Problem(reason, True))
-            return facts
-        try:
-            manifest = manifest_from_statement(stmt)
-        except WeightguardError as err:
-            return dataclasses.replace(facts, signers=(), error=_problem(err))
-        files, differences, digests = self.compare(manifest, Path(facts.source))
-        version = stmt.predicate.get("weightguard_version")
-        signed_at, verified_time = _signing_time(v, stmt)
-        self._sha_from_manifest.update(digests)
-        return dataclasses.replace(
-            facts,
-            root_digest=manifest.root_digest,
-            files=files,
-            differences=differences,
-            version=None if version is None else str(version),
-            signed_at=signed_at,
-            time_verified=verified_time,
-        )
-
-    def compare(
-        self, manifest: Manifest, source: Path
-    ) -> tuple[dict[str, str], tuple[Reason, ...], dict[str, str]]:
-        from weightguard.check import check_model
-
-        ser = manifest.serialization
-        key = (manifest.root_digest, ser)
-        if key not in self._checks:
-            try:
-                self._checks[key] = check_model(
-                    self.model,
-                    manifest,
-                    signature_rel=self.rel(source),
-                    ignore_paths=[*self.sidecars, *self.overrides.ignore_paths],
-                    allow_symlinks=self.allow_symlinks,
-                    allow_unsigned_files=True,
-                    workers=self.workers,
-                    progress=self.progress,
-                )
-            except UsageError:
-                raise
-            except WeightguardError as err:
-                self.errors.append(_problem(err))
-                self._checks[key] = None
-        check = self._checks[key]
-        if check is None:
-            return {}, (), {}
-        files = {self.display(r.path): "ok" for r in manifest.resources}
-        files.update({self.display(e): "ok" for e in manifest.empty_files or ()})
-        differences = []
-        for reason in check.reasons:
-            if reason.code in _DIFFERENCES and reason.path is not None:
-                shown = self.display(reason.path)
-                files[shown] = reason.code
-                differences.append(dataclasses.replace(reason, path=shown))
-        digests: dict[str, str] = {}
-        if ser.method == "files" and ser.hash_type == "sha256":
-            digests = {
-                self.display(r.path): r.digest
-                for r in manifest.resources
-                if files.get(self.display(r.path)) == "ok"
-            }
-        return files, tuple(differences), digests
-
-    def statement(self, facts: StatementFacts, bundle: Bundle, stmt: Statement) -> StatementFacts:
-        v = self.trust.verify(bundle)
-        facts = dataclasses.replace(
-            facts,
-            predicate_type=stmt.predicate_type,
-            subjects=stmt.subjects,
-            predicate=stmt.predicate,
-            signers=v.signers,
-            infos=v.infos,
-            refusals=v.refusals,
-        )
-        from weightguard.smoke.record import PREDICATE_TYPE, record_from_statement
-
-        if stmt.predicate_type == PREDICATE_TYPE:
-            try:
-                record_from_statement(stmt, None, True)
-            except WeightguardError as err:
-                return dataclasses.replace(facts, error=_problem(err))
-        return facts
-
-    # -- files -----------------------------------------------------------------------
-    def files(self, inv: Inventory) -> list[FileFacts]:
-        from weightguard.digest import HashTask, hash_tasks
-        from weightguard.scan.formats import detect_format
-
-        out: list[FileFacts] = []
-        need: list[HashTask] = []
-        for f in inv.files:
-            shown = self.display(f.rel)
-            try:
-                fmt, error = detect_format(f.abspath), None
-            except OSError as exc:
-                fmt, error = None, f"cannot read: {exc.strerror}"
-            out.append(
-                FileFacts(shown, f.state.size, fmt, self._sha_from_manifest.get(shown), error=error)
-            )
-            if shown not in self._sha_from_manifest:
-                need.append(HashTask(f.abspath, 0, None, f.state, shown))
-        if need:
-            try:
-                digests = dict(
-                    zip(
-                        (t.display for t in need),
-                        hash_tasks(need, "sha256", workers=self.workers, progress=self.progress),
-                    )
-                )
-            except UsageError:
-                raise
-            except WeightguardError as err:
-                self.errors.append(_problem(err))
-                digests = {}
-            out = [dataclasses.replace(f, sha256=f.sha256 or digests.get(f.path)) for f in out]
-        return self.scan(inv, out)
-
-    def scan(self, inv: Inventory, files: list[FileFacts]) -> list[FileFacts]:
-        wanted: list[int] = []
-        for index, f in enumerate(files):
-            for rule in self.policy.rules:
-                s = rule.scan
-                if (
-                    s
-                    and s.source != "attestation"
-                    and rule.match(f.path)
-                    and (f.format is None or f.format in s.formats)
-                ):
-                    wanted.append(index)
-                    break
-        if not wanted:
-            return files
-        from weightguard.scan import scan as run_scan
-
-        abspaths = {self.display(m.rel): m.abspath for m in inv.files}
-        try:
-            result = run_scan([abspaths[files[i].path] for i in wanted])
-        except WeightguardError as err:
-            return [
-                dataclasses.replace(f, scan_summary=err.message) if i in wanted else f
-                for i, f in enumerate(files)
-            ]
-        failed = bool(result.errors)
-        for i, fr in zip(wanted, result.files):
-            outcome = "error" if failed and fr.outcome.value != "unsafe" else fr.outcome.value
-            first = fr.findings[0].message if fr.findings else ""
-            summary = f"{first} ({fr.findings[0].rule})" if fr.findings else ""
-            files[i] = dataclasses.replace(files[i], scan_outcome=outcome, scan_summary=summary)
-        return files
-
-
-def _signing_time(v: Verification, stmt: Statement) -> tuple[dt.datetime | None, bool]:
-    for info in v.infos:
-        text = info.details.get("verified_time")
-        if isinstance(text, str):
-            return dt.datetime.fromisoformat(text), True
-    claim = stmt.predicate.get("weightguard_signed_at")
-    if isinstance(claim, str):
-        try:
-            when = dt.datetime.fromisoformat(claim.replace("Z", "+00:00"))
-        except ValueError:
-            return None, False
-        return (when if when.tzinfo else None), False
-    return None, False
-
-
-def _bundle_paths(
-    model: Path, signatures: Sequence[Path], attestations: Sequence[Path]
-) -> list[tuple[Path, str]]:
-    found: list[tuple[Path, str]] = []
-    if signatures:
-        found += [(Path(s), "signature") for s in signatures]
-    elif default_signature_path(model).is_file():
-        found.append((default_signature_path(model), "signature"))
-    folder = evidence_dir(model)
-    for origin, paths in (("evidence", [folder]), ("attestation", list(attestations))):
-        for p in paths:
-            p = Path(p)
-            if p.is_dir():
-                found += [
-                    (c, origin)
-                    for c in sorted(p.iterdir())
-                    if c.is_file() and c.suffix in _BUNDLE_SUFFIXES
-                ]
-            elif origin == "attestation":
-                found.append((p, origin))
-    seen: set[Path] = set()
-    unique = []
-    for path, origin in found:
-        key = path.resolve()
-        if key not in seen:
-            seen.add(key)
-            unique.append((path, origin))
-    return unique
-
-
 def run_gate(
     model_path: str | os.PathLike[str],
     policy: Policy,
@@ -469,7 +137,7 @@ def run_gate(
         policy = dataclasses.replace(policy, rules=rules)
     sig_paths = [Path(s) for s in signatures]
     att_paths = [Path(a) for a in attestations]
-    g = _Gather(model, policy, overrides, TrustSet(policy.signers, at=now), workers, progress)
+    g = Gather(model, policy, overrides, TrustSet(policy.signers, at=now), workers, progress)
     for p in [default_signature_path(model), evidence_dir(model), *sig_paths, *att_paths]:
         rel = g.rel(p)
         if rel and rel != ".":
@@ -477,7 +145,7 @@ def run_gate(
     bundles: list[BundleFacts] = []
     statements: list[StatementFacts] = []
     pending: list[tuple[BundleFacts | StatementFacts, Bundle, Statement]] = []
-    for path, origin in _bundle_paths(model, sig_paths, att_paths):
+    for path, origin in bundle_paths(model, sig_paths, att_paths):
         facts, bundle, stmt = g.read(path, origin)
         if bundle is None or stmt is None:
             bundles.append(facts) if isinstance(facts, BundleFacts) else statements.append(facts)
@@ -493,13 +161,13 @@ def run_gate(
     model_digest = None
     if files and all(f.sha256 for f in files):
         model_digest = root_digest(Resource(f.path, "sha256", f.sha256 or "") for f in files)
-    layouts = _layouts(policy, files, evidence_dir(model))
+    layout_outcomes = layouts(policy, files, evidence_dir(model))
     evidence = Evidence(
         str(model),
         tuple(files),
         tuple(bundles),
         tuple(statements),
-        layouts,
+        layout_outcomes,
         model_digest,
         tuple(g.errors),
     )
@@ -507,25 +175,3 @@ def run_gate(
         policy, evidence, now=now, mode=overrides.mode, overrides=overrides.describe()
     )
     return GateResult(model, policy, decision, evidence)
-
-
-def _layouts(
-    policy: Policy, files: Iterable[FileFacts], folder: Path
-) -> Mapping[str, LayoutOutcome]:
-    out: dict[str, LayoutOutcome] = {}
-    files = list(files)
-    for rule in policy.rules:
-        req = rule.layout
-        if req is None or not any(rule.match(f.path) for f in files):
-            continue
-        if any(f.sha256 is None for f in files):
-            out[rule.name] = LayoutOutcome(
-                False, "layout.unchecked", "some files could not be hashed", True
-            )
-            continue
-        keys = [
-            s.public_key_pem for n in req.signers if isinstance(s := policy.signers[n], KeySigner)
-        ]
-        digests = {f.path: f.sha256 or "" for f in files}
-        out[rule.name] = verify_layout(req.layout_bytes, keys, folder / req.links, digests)
-    return out

@@ -1,0 +1,445 @@
+"""Reading `spec.rules`: paths, signatures, formats, pins, scan, smoke, attestations, layout.
+
+Owns: the rule part of the schema and the shared readers (signer references, globs,
+format names, times, field constraints) that the rest of the document reuses.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+
+from weightguard.errors import ConfigError
+from weightguard.policy import _read as r
+from weightguard.policy._read import Ctx, Field
+from weightguard.policy._signers import resolve
+from weightguard.policy._yaml import LocatedDict, LocatedList
+from weightguard.policy.globs import GlobError, PathPattern
+from weightguard.policy.schema import (
+    DATA_ONLY_FORMATS,
+    MODES,
+    SCAN_PREDICATE,
+    SMOKE_PREDICATE,
+    EvidenceRequirement,
+    FieldConstraint,
+    KeySigner,
+    LayoutRequirement,
+    Rule,
+    ScanRequirement,
+    SignatureRequirement,
+    SignerSpec,
+)
+from weightguard.signing.identity import Matcher
+
+DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+RULE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+_RULE_KEYS = (
+    "name",
+    "paths",
+    "mode",
+    "signatures",
+    "unsignedFiles",
+    "formats",
+    "digests",
+    "scan",
+    "smoke",
+    "attestations",
+    "layout",
+)
+
+
+class RuleReader:
+    """Reads rules and the pieces other sections share; problems go to `ctx`."""
+
+    def __init__(self, ctx: Ctx, base: Path, now: dt.datetime) -> None:
+        self.ctx = ctx
+        self.base = base
+        self.now = now
+        self.signers: dict[str, SignerSpec] = {}
+        self.all_signer_names: set[str] = set()
+
+    # -- shared pieces ------------------------------------------------------------
+    def signer_refs(self, f: Field, *, keys_only: bool = False) -> tuple[str, ...] | None:
+        names = r.string_list(self.ctx, f)
+        if names is None:
+            return None
+        ok = True
+        assert isinstance(f.value, LocatedList)
+        for name, line in zip(names, f.value.item_lines):
+            if name not in self.all_signer_names:
+                defined = ", ".join(sorted(self.all_signer_names)) or "none"
+                self.ctx.add(
+                    line,
+                    f.key,
+                    f"undefined signer {name!r} (defined: {defined})",
+                    "policy.undefined_signer",
+                )
+                ok = False
+            elif (
+                keys_only and name in self.signers and not isinstance(self.signers[name], KeySigner)
+            ):
+                self.ctx.add(
+                    line,
+                    f.key,
+                    f"signer {name!r} must be a key signer (in-toto layouts are signed with keys)",
+                )
+                ok = False
+        return names if ok else None
+
+    def patterns(self, f: Field) -> tuple[PathPattern, ...] | None:
+        texts = r.string_list(self.ctx, f)
+        if texts is None:
+            return None
+        out: list[PathPattern] = []
+        assert isinstance(f.value, LocatedList)
+        for index, (text, line) in enumerate(zip(texts, f.value.item_lines)):
+            try:
+                out.append(PathPattern.parse(text))
+            except GlobError as exc:
+                self.ctx.add(
+                    line, f"{f.key}[{index}]", f"bad pattern {text!r}: {exc}", "policy.bad_glob"
+                )
+        return tuple(out) if len(out) == len(texts) else None
+
+    def formats(self, f: Field) -> frozenset[str] | None:
+        from weightguard.scan.formats import FORMATS
+
+        names = r.string_list(self.ctx, f)
+        if names is None:
+            return None
+        unknown = [n for n in names if n not in FORMATS]
+        if unknown:
+            self.ctx.add(
+                f.line,
+                f.key,
+                f"unknown format(s) {', '.join(unknown)}; known: {', '.join(FORMATS)}",
+                "policy.unknown_format",
+            )
+            return None
+        return frozenset(names)
+
+    def time(self, f: Field, *, end_of_day: bool = False) -> dt.datetime | None:
+        text = f.value
+        if not isinstance(text, str):
+            self.ctx.wrong_type(text, f.key, f.line, "an ISO 8601 date or time (quoted)")
+            return None
+        try:
+            if len(text) == 10:
+                day = dt.date.fromisoformat(text)
+                when = dt.datetime(day.year, day.month, day.day, tzinfo=dt.timezone.utc)
+                return when + dt.timedelta(days=1) if end_of_day else when
+            parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            self.ctx.add(f.line, f.key, f"{text!r} is not an ISO 8601 date (YYYY-MM-DD) or time")
+            return None
+        if parsed.tzinfo is None:
+            self.ctx.add(f.line, f.key, f"{text!r} needs a time zone (e.g. a trailing Z)")
+            return None
+        return parsed
+
+    def where(self, f: Field) -> tuple[FieldConstraint, ...] | None:
+        d = r.mapping(self.ctx, f.value, f.key, f.line, free_keys=True)
+        if d is None:
+            return None
+        out: list[FieldConstraint] = []
+        for path, value in d.items():
+            key, line = f"{f.key}.{path}", d.key_lines[path]
+            if not all(path.split(".")):
+                self.ctx.add(line, key, "field paths are dotted names without empty parts")
+            elif isinstance(value, (bool, int, float)):
+                out.append(FieldConstraint(path, None, value))
+            else:
+                try:
+                    out.append(FieldConstraint(path, Matcher.from_value(value, key)))
+                except ConfigError as exc:
+                    self.ctx.add(line, "", exc.message)
+        return tuple(out) if len(out) == len(d) else None
+
+    def evidence(
+        self,
+        f: Field,
+        *,
+        default_type: str | None,
+        subjects: tuple[str, ...] = ("model", "file", "any"),
+        named: bool = False,
+    ) -> EvidenceRequirement | None:
+        keys = ["signers", "where", "subject", "predicateType"] + (["name"] if named else [])
+        required = ("signers",) if default_type else ("signers", "predicateType")
+        d = r.mapping(self.ctx, f.value, f.key, f.line, required=required, optional=keys)
+        if d is None:
+            return None
+        ptype_f = r.get(d, f.key, "predicateType")
+        ptype = r.string(self.ctx, ptype_f) if ptype_f else default_type
+        signers_f = r.get(d, f.key, "signers")
+        signers = self.signer_refs(signers_f) if signers_f else None
+        where_f = r.get(d, f.key, "where")
+        where = self.where(where_f) if where_f else ()
+        subject_f = r.get(d, f.key, "subject")
+        subject = r.choice(self.ctx, subject_f, subjects) if subject_f else subjects[-1]
+        name_f = r.get(d, f.key, "name")
+        name = r.string(self.ctx, name_f) if name_f else ""
+        if None in (ptype, signers, where, subject, name):
+            return None
+        assert ptype is not None
+        assert signers is not None
+        assert where is not None
+        assert subject is not None
+        assert name is not None
+        return EvidenceRequirement(ptype, signers, subject, where, name or ptype)
+
+    # -- sections -----------------------------------------------------------------
+    def signatures(self, f: Field) -> tuple[bool, SignatureRequirement | None]:
+        if f.value == "none":
+            return True, None
+        d = r.mapping(
+            self.ctx, f.value, f.key, f.line, optional=("anyOf", "allOf", "threshold", "of")
+        )
+        if d is None:
+            return False, None
+        combos = [k for k in ("anyOf", "allOf", "threshold") if k in d]
+        if len(combos) != 1:
+            self.ctx.add(
+                f.line, f.key, 'give exactly one of anyOf, allOf or threshold (with of), or "none"'
+            )
+            return False, None
+        kind = combos[0]
+        if kind == "threshold":
+            count_f, of_f = r.get(d, f.key, "threshold"), r.get(d, f.key, "of")
+            assert count_f is not None
+            count = r.integer(self.ctx, count_f, 1)
+            if of_f is None:
+                self.ctx.add(
+                    d.line,
+                    f"{f.key}.of",
+                    "threshold needs the list of signers in `of`",
+                    "policy.missing_key",
+                )
+                return False, None
+            names = self.signer_refs(of_f)
+            if count is None or names is None:
+                return False, None
+            if count > len(names):
+                self.ctx.add(
+                    count_f.line,
+                    count_f.key,
+                    f"threshold {count} exceeds the {len(names)} signers listed",
+                )
+                return False, None
+            return True, SignatureRequirement(kind, names, count)
+        if "of" in d:
+            self.ctx.add(
+                d.key_lines["of"],
+                f"{f.key}.of",
+                "`of` goes with threshold only",
+                "policy.unknown_key",
+            )
+        list_f = r.get(d, f.key, kind)
+        assert list_f is not None
+        names = self.signer_refs(list_f)
+        if names is None:
+            return False, None
+        return True, SignatureRequirement(kind, names, 1 if kind == "anyOf" else len(names))
+
+    def scan(self, f: Field) -> ScanRequirement | None:
+        from weightguard.scan.formats import FORMATS
+
+        d = r.mapping(
+            self.ctx,
+            f.value,
+            f.key,
+            f.line,
+            optional=("source", "formats", "signers", "predicateType", "where"),
+        )
+        if d is None:
+            return None
+        source_f = r.get(d, f.key, "source")
+        source = (
+            r.choice(self.ctx, source_f, ("local", "attestation", "any")) if source_f else "local"
+        )
+        formats_f = r.get(d, f.key, "formats")
+        formats = self.formats(formats_f) if formats_f else frozenset(FORMATS) - DATA_ONLY_FORMATS
+        attestation = None
+        if source in ("attestation", "any"):
+            if "signers" not in d:
+                self.ctx.add(
+                    d.line,
+                    f"{f.key}.signers",
+                    f"scan source {source!r} needs the signers of scan attestations",
+                    "policy.missing_key",
+                )
+                return None
+            evidence = {k: d[k] for k in ("signers", "predicateType", "where") if k in d}
+            sub = LocatedDict(evidence)
+            sub.line, sub.key_lines = d.line, {k: d.key_lines[k] for k in evidence}
+            attestation = self.evidence(
+                Field(sub, f.key, f.line),
+                default_type=SCAN_PREDICATE,
+                subjects=("file", "model", "any"),
+            )
+            if attestation is None:
+                return None
+        elif any(k in d for k in ("signers", "predicateType", "where")):
+            self.ctx.add(
+                d.line,
+                f.key,
+                "signers/predicateType/where apply to scan attestations: "
+                "set source to attestation or any",
+            )
+            return None
+        if source is None or formats is None:
+            return None
+        return ScanRequirement(source, formats, attestation)
+
+    def layout(self, f: Field) -> LayoutRequirement | None:
+        d = r.mapping(
+            self.ctx, f.value, f.key, f.line, required=("file", "signers"), optional=("links",)
+        )
+        if d is None:
+            return None
+        file_f, signers_f, links_f = (
+            r.get(d, f.key, "file"),
+            r.get(d, f.key, "signers"),
+            r.get(d, f.key, "links"),
+        )
+        signers = self.signer_refs(signers_f, keys_only=True) if signers_f else None
+        links = r.string(self.ctx, links_f) if links_f else "in-toto"
+        if links is not None and (links.startswith("/") or ".." in links.split("/")):
+            self.ctx.add(
+                links_f.line if links_f else d.line,
+                f"{f.key}.links",
+                "links is a folder inside the evidence folder (no '/' start, no '..')",
+            )
+            links = None
+        text = r.string(self.ctx, file_f) if file_f else None
+        if text is None or file_f is None:
+            return None
+        path = resolve(self.base, text)
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            self.ctx.add(
+                file_f.line,
+                file_f.key,
+                f"cannot read layout {str(path)!r}: {exc.strerror}",
+                "policy.trust_unreadable",
+            )
+            return None
+        from weightguard.policy.layout import check_layout_document
+
+        problem = check_layout_document(data)
+        if problem is not None:
+            code, message = problem
+            self.ctx.add(file_f.line, file_f.key, f"{path}: {message}", code)
+            return None
+        if signers is None or links is None:
+            return None
+        return LayoutRequirement(str(path), data, signers, links)
+
+    def rule(self, f: Field, index: int, names: set[str]) -> Rule | None:
+        ctx = self.ctx
+        d = r.mapping(
+            ctx,
+            f.value,
+            f.key,
+            f.line,
+            required=("name", "paths", "signatures"),
+            optional=_RULE_KEYS,
+        )
+        if d is None:
+            return None
+        before = len(ctx.problems)
+        name_f = r.get(d, f.key, "name")
+        name = r.string(ctx, name_f) if name_f else None
+        if name_f and name is not None:
+            if not RULE_NAME.match(name):
+                ctx.add(
+                    name_f.line,
+                    name_f.key,
+                    "rule names use letters, digits, '.', '_' and '-'",
+                    "policy.bad_name",
+                )
+            elif name in names:
+                ctx.add(
+                    name_f.line, name_f.key, f"rule name {name!r} is used twice", "policy.duplicate"
+                )
+            names.add(name)
+        paths_f = r.get(d, f.key, "paths")
+        paths = self.patterns(paths_f) if paths_f else None
+        mode_f = r.get(d, f.key, "mode")
+        mode = r.choice(ctx, mode_f, MODES) if mode_f else None
+        sig_f = r.get(d, f.key, "signatures")
+        signatures = self.signatures(sig_f)[1] if sig_f else None
+        unsigned_f = r.get(d, f.key, "unsignedFiles")
+        unsigned = r.choice(ctx, unsigned_f, ("deny", "allow")) if unsigned_f else "deny"
+        allow = deny = None
+        formats_f = r.get(d, f.key, "formats")
+        if formats_f:
+            fd = r.mapping(
+                ctx, formats_f.value, formats_f.key, formats_f.line, optional=("allow", "deny")
+            )
+            if fd is not None:
+                allow_f, deny_f = (
+                    r.get(fd, formats_f.key, "allow"),
+                    r.get(fd, formats_f.key, "deny"),
+                )
+                allow = self.formats(allow_f) if allow_f else None
+                deny = self.formats(deny_f) if deny_f else frozenset()
+                if allow_f is None and deny_f is None:
+                    ctx.add(formats_f.line, formats_f.key, "give allow and/or deny")
+                elif allow and deny and allow & deny:
+                    ctx.add(
+                        formats_f.line,
+                        formats_f.key,
+                        f"format(s) both allowed and denied: {', '.join(sorted(allow & deny))}",
+                    )
+        digests = self.pins(r.get(d, f.key, "digests"), paths or ())
+        scan_f, smoke_f = r.get(d, f.key, "scan"), r.get(d, f.key, "smoke")
+        scan = self.scan(scan_f) if scan_f else None
+        smoke = (
+            self.evidence(smoke_f, default_type=SMOKE_PREDICATE, subjects=("model",))
+            if smoke_f
+            else None
+        )
+        attestations: list[EvidenceRequirement] = []
+        att_f = r.get(d, f.key, "attestations")
+        for item in r.items(ctx, att_f) if att_f else ():
+            req = self.evidence(item, default_type=None, named=True)
+            if req is not None:
+                attestations.append(req)
+        layout_f = r.get(d, f.key, "layout")
+        layout = self.layout(layout_f) if layout_f else None
+        if len(ctx.problems) > before or name is None or paths is None:
+            return None
+        return Rule(
+            name,
+            paths,
+            f.line,
+            mode,
+            signatures,
+            unsigned or "deny",
+            allow,
+            deny or frozenset(),
+            digests,
+            scan,
+            smoke,
+            tuple(attestations),
+            layout,
+        )
+
+    def pins(self, f: Field | None, paths: tuple[PathPattern, ...]) -> tuple[tuple[str, str], ...]:
+        if f is None:
+            return ()
+        d = r.mapping(self.ctx, f.value, f.key, f.line, free_keys=True)
+        if d is None:
+            return ()
+        out: list[tuple[str, str]] = []
+        for path, value in d.items():
+            key, line = f"{f.key}.{path}", d.key_lines[path]
+            if not isinstance(value, str) or not DIGEST.match(value.lower()):
+                self.ctx.wrong_type(value, key, line, '"sha256:<64 hex>"')
+            elif paths and not any(p.matches(path) for p in paths):
+                self.ctx.add(line, key, "this pinned path is not matched by the rule's paths")
+            else:
+                out.append((path, value.lower()))
+        return tuple(out)
