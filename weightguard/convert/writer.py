@@ -25,10 +25,10 @@ Progress = Callable[[int], None]
 
 def is_contiguous(shape: tuple[int, ...], strides: tuple[int, ...]) -> bool:
     """C-contiguous in torch's sense: dimensions of size 1 may have any stride."""
+    if 0 in shape:
+        return True
     step = 1
     for dim, stride in zip(reversed(shape), reversed(strides)):
-        if dim == 0:
-            return True
         if dim != 1 and stride != step:
             return False
         step *= dim
@@ -46,6 +46,8 @@ class SourceReader:
         """`length` bytes at byte `start` of the tensor's storage."""
         if t.span.data is not None:
             return memoryview(t.span.data)[start : start + length]
+        if length > len(buf):  # one element wider than the chunk: a one-off buffer
+            buf = bytearray(length)
         view = memoryview(buf)[:length]
         got = 0
         while got < length:
@@ -69,9 +71,10 @@ def _swap(data: memoryview, unit: int) -> memoryview:
 def _contiguous(
     src: SourceReader, t: TensorRef, chunk: int, buf: bytearray
 ) -> Iterator[memoryview]:
-    total = t.nbytes
-    for pos in range(0, total, chunk):
-        yield src.read(t, t.offset + pos, min(chunk, total - pos), buf)
+    total, size = t.nbytes, t.dtype.itemsize
+    step = max(size, chunk - chunk % size)  # whole elements, so byte swaps never split one
+    for pos in range(0, total, step):
+        yield src.read(t, t.offset + pos, min(step, total - pos), buf)
 
 
 def _block_plan(t: TensorRef, chunk: int) -> tuple[int, int]:
@@ -133,7 +136,11 @@ def _strided(src: SourceReader, t: TensorRef, chunk: int, buf: bytearray) -> Ite
 def tensor_bytes(
     src: SourceReader, t: TensorRef, chunk: int = CHUNK, buf: bytearray | None = None
 ) -> Iterator[memoryview]:
-    """The tensor's C-contiguous, little-endian bytes, in pieces of at most `chunk`."""
+    """The tensor's C-contiguous, little-endian bytes, in pieces of at most `chunk`.
+
+    A piece may be a view of a reused buffer: it is valid until the next piece is asked
+    for, so consume (write, hash) it first and copy it if it must be kept.
+    """
     if t.numel == 0:
         return
     buf = buf if buf is not None else bytearray(chunk)
