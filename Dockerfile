@@ -54,9 +54,10 @@ FROM ${PYTHON_BASE} AS runtime
 LABEL org.opencontainers.image.title="weightguard" \
       org.opencontainers.image.description="Sign, verify and scan model weights: a deploy gate for init containers and CI" \
       org.opencontainers.image.licenses="Apache-2.0"
-# Drop the base image's own pip/setuptools; HOME is a directory nobody can write.
+# Drop the base image's own pip/setuptools; HOME is a directory nobody can write;
+# /etc/weightguard holds the mount points for the policy (ConfigMap) and trust/ (Secret).
 RUN python -m pip uninstall --yes --quiet pip setuptools wheel \
- && mkdir -p /home/weightguard /usr/share/weightguard \
+ && mkdir -p /home/weightguard /usr/share/weightguard /etc/weightguard \
  && chmod 0555 /home/weightguard
 COPY --from=build /opt/weightguard /opt/weightguard
 COPY --from=build /opt/weightguard/share/sigstore /usr/share/weightguard/sigstore

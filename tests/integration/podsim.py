@@ -123,17 +123,61 @@ def _object_files(kind: str, name: str, namespace: str) -> dict[str, bytes]:
 
 
 TRUST_VOLUME = "weightguard-trust"
+POLICY_VOLUME = "weightguard-policy"
 
 
 def trust_overrides(
     spec: Mapping[str, Any], public_pem: bytes, namespace: str = "ml-serving"
 ) -> dict[str, dict[str, bytes]]:
     """The trust Secret's files with every public key in it replaced by `public_pem`."""
-    vol = next(v for v in spec["volumes"] if v["name"] == TRUST_VOLUME)
-    files = _object_files("Secret", vol["secret"]["secretName"], namespace)
+    files = _object_files("Secret", _volume_ref(spec, TRUST_VOLUME), namespace)
     keys = [name for name in files if name.endswith(".pub.pem")]
     assert keys, "the trust Secret holds no public key"
     return {TRUST_VOLUME: {**files, **dict.fromkeys(keys, public_pem)}}
+
+
+def key_id(public_pem: bytes) -> str:
+    """The policy's `keyId` for a public key: sha256 of its canonical PEM (the OMS key hint)."""
+    from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+    from weightguard.signing.keys import key_hint
+
+    key = load_pem_public_key(public_pem)
+    return f"sha256:{key_hint(key)}"  # type: ignore[arg-type]
+
+
+def make_it_yours(
+    spec: Mapping[str, Any],
+    ctr: Mapping[str, Any],
+    public_pem: bytes,
+    namespace: str = "ml-serving",
+) -> tuple[dict[str, dict[str, bytes]], dict[str, Any]]:
+    """The README's "trust and policy" step, for a test release key.
+
+    The example trusts a key whose private half nobody has (so the example as shipped
+    refuses everything). A deployment puts its own public key in the trust Secret, pins that
+    key's id in the policy, and pins the policy's new digest in the args. Returns the
+    volume overrides and the container with the new pin; nothing else changes.
+    """
+    overrides = trust_overrides(spec, public_pem, namespace)
+    example = _object_files("Secret", _volume_ref(spec, TRUST_VOLUME), namespace)
+    old_ids = {key_id(v) for k, v in example.items() if k.endswith(".pub.pem")}
+    cm_name = _volume_ref(spec, POLICY_VOLUME)
+    policy = _object_files("ConfigMap", cm_name, namespace)["policy.yaml"].decode()
+    for old in old_ids:
+        assert old in policy, "the policy must pin the example key's id"
+        policy = policy.replace(old, key_id(public_pem))
+    overrides[POLICY_VOLUME] = {"policy.yaml": policy.encode()}
+    digest = "sha256:" + hashlib.sha256(policy.encode()).hexdigest()
+    args = [
+        f"--policy-digest={digest}" if a.startswith("--policy-digest=") else a for a in ctr["args"]
+    ]
+    return overrides, {**ctr, "args": args}
+
+
+def _volume_ref(spec: Mapping[str, Any], volume: str) -> str:
+    vol = next(v for v in spec["volumes"] if v["name"] == volume)
+    return str(vol["configMap"]["name"] if "configMap" in vol else vol["secret"]["secretName"])
 
 
 @contextlib.contextmanager
@@ -196,39 +240,74 @@ def make_writable(root: Path) -> None:
 
 @dataclass
 class PodLayout:
-    """A container's filesystem view, rooted in a temp directory."""
+    """A container's filesystem view: `root/rootfs` mirrors the container's `/`.
+
+    Mounts appear at their mount paths under `rootfs`, so relative references between
+    mounted files (a policy's `trust/...`) resolve exactly as in the pod. Everything that is
+    not a writable volume is unwritable, like `readOnlyRootFilesystem: true`.
+    """
 
     root: Path
-    mounts: dict[str, Path] = field(default_factory=dict)  # mountPath -> directory
+    mounts: dict[str, Path] = field(default_factory=dict)  # mountPath -> host path
     files: dict[str, Path] = field(default_factory=dict)  # container file -> host file
     env: dict[str, str] = field(default_factory=dict)
 
+    @property
+    def rootfs(self) -> Path:
+        return self.root / "rootfs"
+
     def host(self, container_path: str) -> Path:
-        """The host path for a container path (longest mount prefix wins)."""
-        if container_path in self.files:
-            return self.files[container_path]
-        best = max(
-            (m for m in self.mounts if container_path == m or container_path.startswith(m + "/")),
-            key=len,
-            default=None,
+        """The host path for an absolute container path."""
+        assert container_path.startswith("/"), container_path
+        return self.rootfs / container_path.lstrip("/")
+
+    def mounted(self, container_path: str) -> bool:
+        """True when the path is a mounted file or lies under a mount."""
+        return container_path in self.files or any(
+            container_path == m or container_path.startswith(m.rstrip("/") + "/")
+            for m in self.mounts
         )
-        if best is None:
-            raise LookupError(f"{container_path} is not under any mount")
-        rest = container_path[len(best) :].lstrip("/")
-        return self.mounts[best] / rest if rest else self.mounts[best]
 
     def translate(self, args: list[str]) -> list[str]:
         """Rewrite absolute container paths in args (`/p` and `--opt=/p`) to host paths."""
         out = []
         for arg in args:
-            if arg.startswith("/"):
-                out.append(str(self.host(arg)))
-            elif arg.startswith("--") and "=/" in arg:
-                opt, value = arg.split("=", 1)
-                out.append(f"{opt}={self.host(value)}")
-            else:
-                out.append(arg)
+            opt, eq, value = arg.partition("=") if arg.startswith("--") else ("", "", arg)
+            if value.startswith("/"):
+                value = str(self.host(value))
+            out.append(f"{opt}{eq}{value}")
         return out
+
+
+def _materialize(
+    vol: Mapping[str, Any],
+    host: Path,
+    namespace: str,
+    populate: Populate | None,
+    files: Mapping[str, bytes] | None,
+) -> bool:
+    """Fill one volume at `host`; returns True when the volume is read-only by nature."""
+    host.mkdir(parents=True)
+    if "persistentVolumeClaim" in vol:
+        if populate:
+            populate(host)
+        return bool(vol["persistentVolumeClaim"].get("readOnly"))
+    if "configMap" in vol or "secret" in vol:
+        kind, ref = (
+            ("ConfigMap", vol["configMap"]["name"])
+            if "configMap" in vol
+            else ("Secret", vol["secret"]["secretName"])
+        )
+        content = dict(files) if files is not None else _object_files(kind, ref, namespace)
+        source = vol.get("configMap") or vol.get("secret") or {}
+        if "items" in source:
+            content = {i["path"]: content[i["key"]] for i in source["items"] if i["key"] in content}
+        write_projected(host, content, source.get("defaultMode", 0o644) & 0o444)
+        return True  # the kubelet always projects these read-only
+    if "emptyDir" in vol:
+        host.chmod(0o777)
+        return False
+    raise NotImplementedError(f"volume type of {vol}")
 
 
 def lay_out_pod(
@@ -240,7 +319,7 @@ def lay_out_pod(
     volumes: Mapping[str, Populate] | None = None,
     overrides: Mapping[str, Mapping[str, bytes]] | None = None,
 ) -> PodLayout:
-    """Build the container's mounts under `root`.
+    """Build the container's filesystem under `root`.
 
     Args:
         volumes: volume name -> function filling a PVC volume's directory.
@@ -250,52 +329,50 @@ def lay_out_pod(
     overrides = overrides or {}
     root.chmod(0o755)
     layout = PodLayout(root)
+    layout.rootfs.mkdir()
     by_name = {v["name"]: v for v in spec.get("volumes", [])}
     read_only: list[Path] = []
     for mount in ctr.get("volumeMounts", []):
         vol = by_name[mount["name"]]
-        host = root / "volumes" / mount["name"]
-        host.mkdir(parents=True)
-        if "persistentVolumeClaim" in vol:
-            volumes.get(mount["name"], lambda _p: None)(host)
-        elif "configMap" in vol or "secret" in vol:
-            kind, ref = (
-                ("ConfigMap", vol["configMap"]["name"])
-                if "configMap" in vol
-                else ("Secret", vol["secret"]["secretName"])
+        backing = root / "volumes" / mount["name"]
+        if not backing.exists():
+            ro = _materialize(
+                vol, backing, namespace, volumes.get(mount["name"]), overrides.get(mount["name"])
             )
-            files = overrides.get(mount["name"])
-            if files is None:
-                files = _object_files(kind, ref, namespace)
-            source = vol.get("configMap") or vol.get("secret") or {}
-            if "items" in source:
-                files = {i["path"]: files[i["key"]] for i in source["items"] if i["key"] in files}
-            write_projected(host, files, source.get("defaultMode", 0o644) & 0o444)
-            read_only.append(host)
-        elif "emptyDir" in vol:
-            host.chmod(0o777)
-        else:
-            raise NotImplementedError(f"volume type of {vol}")
-        if mount.get("readOnly") or vol.get("persistentVolumeClaim", {}).get("readOnly"):
-            read_only.append(host)
-        layout.mounts[mount["mountPath"]] = host
+            if ro or mount.get("readOnly"):
+                read_only.append(backing)
+        target = layout.host(mount["mountPath"])
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if "subPath" in mount:
+            # The kubelet bind-mounts the one resolved file; a copy has the same bytes.
+            source = backing / mount["subPath"]
+            if source.exists():
+                shutil.copyfile(source, target)
+                target.chmod(0o444 if mount.get("readOnly") or "emptyDir" not in vol else 0o666)
+                layout.files[mount["mountPath"]] = target
+            continue
+        shutil.move(str(backing), target)
+        backing.symlink_to(target)  # the volume stays reachable by name
+        layout.mounts[mount["mountPath"]] = target
     # The kubelet's termination-message file: bind-mounted, mode 0666, in a directory the
     # container cannot write.
     term = ctr.get("terminationMessagePath", DEFAULT_TERMINATION_PATH)
-    term_host = root / "kubelet" / Path(term).name
-    term_host.parent.mkdir()
+    term_host = layout.host(term)
+    term_host.parent.mkdir(parents=True, exist_ok=True)
     term_host.touch()
     term_host.chmod(0o666)
-    term_host.parent.chmod(0o555)
     layout.files[term] = term_host
-    home = root / "home"
-    home.mkdir()
-    home.chmod(0o555)
-    tmp = root / "tmp-readonly"
-    tmp.mkdir()
-    tmp.chmod(0o555)
+    home = layout.host(image_home())
+    home.mkdir(parents=True, exist_ok=True)
+    tmp = layout.host("/tmp")
+    tmp.mkdir(exist_ok=True)
     for path in read_only:
-        make_read_only(path)
+        make_read_only(path.resolve())
+    # Everything else is the image's read-only root filesystem.
+    mounted = {p.resolve() for p in layout.mounts.values()}
+    for dirpath, dirnames, _ in os.walk(layout.rootfs, topdown=True):
+        dirnames[:] = [d for d in dirnames if (Path(dirpath) / d).resolve() not in mounted]
+        Path(dirpath).chmod(0o555)
     layout.env = {
         "PATH": "/usr/bin:/bin",
         "HOME": str(home),

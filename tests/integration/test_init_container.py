@@ -1,17 +1,23 @@
-"""The Deployment's weightguard init container, run for real with its exact args.
+"""The Deployment's weightguard init container, run for real with its args.
 
 The pod is laid out as the kubelet would mount it (tests/integration/podsim.py): the model
-PVC read-only, the trust Secret and policy ConfigMap projected read-only, a writable
-emptyDir for the report, the termination-message file pre-created in an unwritable
-directory, a read-only HOME and TMPDIR, no network. Each case checks the exit code, the
-termination message `kubectl describe` would show, the JSON event log, and that nothing was
-written except the report and the termination message.
+PVC read-only, the policy ConfigMap (subPath) and trust Secret projected read-only, a
+writable emptyDir for the report, the termination-message file pre-created in an unwritable
+directory, a read-only root filesystem, HOME and TMPDIR, uid 65532, no network. Each case
+checks the exit code, the termination message `kubectl describe` would show, the JSON event
+log, and that nothing was written except the report and the termination message.
+
+The shipped example trusts a key whose private half does not exist, so it refuses every model
+(tested as shipped, args untouched). The other cases first apply the README's "make it
+yours" step for a test key: that key in the trust Secret, its id in the policy, the policy's
+new digest in `--policy-digest`; the args are otherwise exactly the Deployment's.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+import shutil
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -30,13 +36,26 @@ def deployment() -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def guard(deployment: dict[str, Any]) -> dict[str, Any]:
-    return podsim.container(podsim.pod_spec(deployment), "weightguard")
+def spec(deployment: dict[str, Any]) -> dict[str, Any]:
+    return podsim.pod_spec(deployment)
+
+
+@pytest.fixture(scope="module")
+def guard(spec: dict[str, Any]) -> dict[str, Any]:
+    return podsim.container(spec, "weightguard")
 
 
 @pytest.fixture(scope="module")
 def release_key(tmp_path_factory: pytest.TempPathFactory) -> Any:
     return make_keypair(tmp_path_factory.mktemp("release-key"), "release")
+
+
+@pytest.fixture(scope="module")
+def yours(
+    spec: dict[str, Any], guard: dict[str, Any], release_key: Any
+) -> tuple[dict[str, dict[str, bytes]], dict[str, Any]]:
+    """(volume overrides, container) after the README's trust-and-policy step."""
+    return podsim.make_it_yours(spec, guard, release_key.public.read_bytes(), NAMESPACE)
 
 
 @pytest.fixture(scope="module")
@@ -50,23 +69,15 @@ def signed_model_source(tmp_path_factory: pytest.TempPathFactory, release_key: A
     return model
 
 
-def model_volume(source: Path, mutate: Any = None) -> podsim.Populate:
+def model_volume(source: Path, mutate: Callable[[Path], None] | None = None) -> podsim.Populate:
     """Fill the PVC with `llm/` copied from `source`, then apply `mutate(llm_dir)`."""
 
     def populate(pvc: Path) -> None:
-        import shutil
-
         shutil.copytree(source, pvc / "llm")
         if mutate:
             mutate(pvc / "llm")
 
     return populate
-
-
-def trust_files(release_key: Any) -> dict[str, bytes]:
-    """The trust Secret's content with the test release key's public half."""
-    spec = podsim.pod_spec(podsim.find_object("Deployment", "llm-server"))
-    return podsim.trust_overrides(spec, release_key.public.read_bytes())[podsim.TRUST_VOLUME]
 
 
 @pytest.fixture
@@ -77,31 +88,24 @@ def pod_root() -> Iterator[Path]:
 
 def run_guard(
     root: Path,
-    deployment: Mapping[str, Any],
-    guard: Mapping[str, Any],
+    spec: Mapping[str, Any],
+    ctr: Mapping[str, Any],
     *,
     volumes: Mapping[str, podsim.Populate],
     overrides: Mapping[str, Mapping[str, bytes]],
 ) -> tuple[podsim.Run, podsim.PodLayout, set[str]]:
     """Lay the pod out, run the init container, and return what changed on disk."""
-    layout = podsim.lay_out_pod(
-        root,
-        podsim.pod_spec(deployment),
-        guard,
-        NAMESPACE,
-        volumes=volumes,
-        overrides=overrides,
-    )
+    layout = podsim.lay_out_pod(root, spec, ctr, NAMESPACE, volumes=volumes, overrides=overrides)
     before = podsim.snapshot(root)
-    result = podsim.run(layout, guard)
+    result = podsim.run(layout, ctr)
     after = podsim.snapshot(root)
     return result, layout, podsim.changed(before, after)
 
 
 def events(stderr: str) -> list[dict[str, Any]]:
     """Every stderr line must be one JSON event."""
-    lines = [line for line in stderr.splitlines() if line.strip()]
-    parsed = [json.loads(line) for line in lines]
+    parsed = [json.loads(line) for line in stderr.splitlines() if line.strip()]
+    assert parsed, "no events"
     assert all(isinstance(e, dict) and "event" in e and "ts" in e for e in parsed), stderr
     return parsed
 
@@ -115,28 +119,39 @@ def allowed_changes(layout: podsim.PodLayout, root: Path) -> set[str]:
     }
 
 
-def test_signed_model_passes_and_writes_only_the_report(
-    pod_root: Path, deployment: Any, guard: Any, release_key: Any, signed_model_source: Path
+def test_only_the_policy_pin_differs_from_the_shipped_args(
+    guard: dict[str, Any], yours: tuple[Any, dict[str, Any]]
 ) -> None:
+    _, ctr = yours
+    differing = [(a, b) for a, b in zip(guard["args"], ctr["args"]) if a != b]
+    assert len(ctr["args"]) == len(guard["args"])
+    assert len(differing) == 1 and differing[0][0].startswith("--policy-digest=")
+
+
+def test_signed_model_passes_and_writes_only_the_report(
+    pod_root: Path, spec: Any, yours: Any, signed_model_source: Path
+) -> None:
+    overrides, ctr = yours
     result, layout, diff = run_guard(
         pod_root,
-        deployment,
-        guard,
+        spec,
+        ctr,
         volumes={"models": model_volume(signed_model_source)},
-        overrides={"weightguard-trust": trust_files(release_key)},
+        overrides=overrides,
     )
     assert result.rc == 0, result.stderr
     assert diff <= allowed_changes(layout, pod_root), diff
     report = json.loads(layout.host(REPORT).read_text())
-    assert report["verdict"] == "accepted"
-    assert report["exit_code"] == 0
+    assert report["verdict"] == "accepted" and report["exit_code"] == 0
     assert report["model"]["root_digest"].startswith("sha256:")
+    pin = next(a for a in ctr["args"] if a.startswith("--policy-digest="))
+    assert report["policy"]["digest"] == pin.split("=", 1)[1]
     assert result.termination_message.startswith("weightguard verify: ACCEPTED (exit 0): ")
     assert report["model"]["root_digest"] in result.termination_message
     log = events(result.stderr)
-    assert log[0]["event"] == "start"
-    assert log[-1]["event"] == "decision"
-    assert log[-1]["exit_code"] == 0
+    assert [e["event"] for e in log[:2]] == ["start", "policy_pinned"]
+    assert log[-1]["event"] == "decision" and log[-1]["exit_code"] == 0
+    assert log[-1]["policy_digest"] == report["policy"]["digest"]
 
 
 def _unsign(model: Path) -> None:
@@ -150,45 +165,53 @@ def _tamper(model: Path) -> None:
     weights.write_bytes(bytes(data))
 
 
-@pytest.mark.parametrize(
-    ("case", "mutate", "trust", "rc", "code"),
-    [
-        pytest.param("unsigned", _unsign, "release", 1, "signature.missing", id="unsigned"),
-        pytest.param("tampered", _tamper, "release", 1, "file.digest_mismatch", id="tampered"),
-        pytest.param("trust-missing", None, "none", 2, "key.invalid", id="trust-root-missing"),
-        pytest.param(
-            "example-key", None, "example", 1, "signer.untrusted_key", id="example-key-as-shipped"
-        ),
-    ],
-)
+def _pickle_added(model: Path) -> None:
+    (model / "extra.bin").write_bytes(b"\x80\x04\x95\x05\x00\x00\x00\x00\x00\x00\x00K\x01.")
+
+
+# case id -> (model mutation, volume override edits, exit code, reason code prefix)
+CASES: dict[str, tuple[Callable[[Path], None] | None, dict[str, Any], int, str]] = {
+    "unsigned": (_unsign, {}, 1, "signature.missing"),
+    "tampered": (_tamper, {}, 1, "file.digest_mismatch"),
+    "unsigned-extra-file": (_pickle_added, {}, 1, "file.unmatched"),
+    "policy-missing": (None, {podsim.POLICY_VOLUME: {}}, 2, "policy.missing"),
+    "trust-root-missing": (None, {podsim.TRUST_VOLUME: {}}, 2, "policy.trust_unreadable"),
+    "policy-digest-mismatch": (
+        None,
+        {podsim.POLICY_VOLUME: "shipped"},
+        2,
+        "policy.digest_mismatch",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
 def test_refused_pod_never_starts(
     pod_root: Path,
-    deployment: Any,
-    guard: Any,
-    release_key: Any,
+    spec: Any,
+    yours: Any,
     signed_model_source: Path,
     case: str,
-    mutate: Any,
-    trust: str,
-    rc: int,
-    code: str,
 ) -> None:
-    overrides: dict[str, Mapping[str, bytes]] = {}
-    if trust == "release":
-        overrides["weightguard-trust"] = trust_files(release_key)
-    elif trust == "none":
-        overrides["weightguard-trust"] = {}
+    mutate, edits, rc, code = CASES[case]
+    overrides, ctr = yours
+    overrides = dict(overrides)
+    for volume, files in edits.items():
+        if files == "shipped":  # the example's own policy, not the one the args pin
+            overrides.pop(volume)
+        else:
+            overrides[volume] = files
     result, layout, diff = run_guard(
         pod_root,
-        deployment,
-        guard,
+        spec,
+        ctr,
         volumes={"models": model_volume(signed_model_source, mutate)},
         overrides=overrides,
     )
     assert result.rc == rc, (case, result.rc, result.stderr)
     message = result.termination_message
     assert message.endswith("\n") and message.count("\n") == 1, message
-    assert len(message.encode()) <= 4096
+    assert len(message.encode()) <= podsim_limit()
     assert f"(exit {rc}): [{code}" in message, message
     assert diff <= allowed_changes(layout, pod_root), diff
     log = events(result.stderr)
@@ -197,21 +220,42 @@ def test_refused_pod_never_starts(
     report = layout.host(REPORT)
     if report.exists():  # rejections are reported in full; configuration errors are not
         assert json.loads(report.read_text())["verdict"] == "rejected"
+    else:
+        assert rc == 2
+
+
+def podsim_limit() -> int:
+    from weightguard.cli.runtime import TERMINATION_MESSAGE_LIMIT
+
+    return TERMINATION_MESSAGE_LIMIT
+
+
+def test_example_as_shipped_refuses_every_model(
+    pod_root: Path, spec: Any, guard: Any, signed_model_source: Path
+) -> None:
+    """Exact args, exact ConfigMap and Secret: the example key signs nothing anyone has."""
+    result, layout, diff = run_guard(
+        pod_root, spec, guard, volumes={"models": model_volume(signed_model_source)}, overrides={}
+    )
+    assert result.rc == 1, result.stderr
+    assert "REJECTED (exit 1)" in result.termination_message
+    assert diff <= allowed_changes(layout, pod_root), diff
 
 
 def test_unwritable_report_dir_fails_closed(
-    pod_root: Path, deployment: Any, guard: Any, release_key: Any, signed_model_source: Path
+    pod_root: Path, spec: Any, yours: Any, signed_model_source: Path
 ) -> None:
     """If the report cannot be written the gate must not pass (exit 3), even for a good model."""
+    overrides, ctr = yours
     layout = podsim.lay_out_pod(
         pod_root,
-        podsim.pod_spec(deployment),
-        guard,
+        spec,
+        ctr,
         NAMESPACE,
         volumes={"models": model_volume(signed_model_source)},
-        overrides={"weightguard-trust": trust_files(release_key)},
+        overrides=overrides,
     )
     layout.host("/run/weightguard").chmod(0o555)
-    result = podsim.run(layout, guard)
+    result = podsim.run(layout, ctr)
     assert result.rc == 3, result.stderr
     assert "[output.unwritable]" in result.termination_message

@@ -188,7 +188,40 @@ def _command(s: dict[str, Any]) -> None:
 
 
 def _not_verify(s: dict[str, Any]) -> None:
-    _guard(s)["args"] = ["digest", "/models/llm"]
+    _guard(s)["args"][0] = "digest"
+
+
+def _replace_arg(s: dict[str, Any], prefix: str, *new: str) -> None:
+    args = _guard(s)["args"]
+    i = next(i for i, a in enumerate(args) if a.startswith(prefix + "="))
+    args[i : i + 1] = list(new)
+
+
+def _other_policy_digest(s: dict[str, Any]) -> None:
+    _replace_arg(s, "--policy-digest", "--policy-digest=sha256:" + "ab" * 32)
+
+
+def _second_policy_digest(s: dict[str, Any]) -> None:
+    _guard(s)["args"].append("--policy-digest=sha256:" + "ab" * 32)
+
+
+def _policy_digest_split(s: dict[str, Any]) -> None:
+    value = next(a for a in _guard(s)["args"] if a.startswith("--policy-digest="))
+    _replace_arg(s, "--policy-digest", "--policy-digest", value.split("=", 1)[1])
+
+
+def _policy_elsewhere(s: dict[str, Any]) -> None:
+    _replace_arg(s, "--policy", "--policy=/models/llm/policy.yaml")
+
+
+def _no_policy(s: dict[str, Any]) -> None:
+    _guard(s)["args"] = [
+        a for a in _guard(s)["args"] if not a.startswith(("--policy=", "--policy-digest="))
+    ]
+
+
+def _mode_audit(s: dict[str, Any]) -> None:
+    _guard(s)["args"].append("--mode=audit")
 
 
 def _loosened(s: dict[str, Any]) -> None:
@@ -232,13 +265,19 @@ DENIED: list[tuple[str, Callable[[dict[str, Any]], None], set[str]]] = [
     (
         "no-init-container",
         _drop_guard,
-        {"exactly one", "last init container", "every persistent", "entrypoint"},
+        {"exactly one", "last init container", "every persistent", "entrypoint", "pinned policy"},
     ),
     ("image-by-tag", _tagged, {"pinned image digest"}),
     ("other-digest", _other_digest, {"pinned image digest"}),
     ("command-override", _command, {"with the image's entrypoint"}),
     ("not-verify", _not_verify, {"with the image's entrypoint"}),
     ("loosening-flag", _loosened, {"may not loosen"}),
+    ("mode-flag", _mode_audit, {"may not loosen"}),
+    ("other-policy-digest", _other_policy_digest, {"pinned policy"}),
+    ("second-policy-digest", _second_policy_digest, {"pinned policy"}),
+    ("policy-digest-split-form", _policy_digest_split, {"pinned policy"}),
+    ("policy-elsewhere", _policy_elsewhere, {"pinned policy"}),
+    ("no-policy", _no_policy, {"pinned policy"}),
     ("guard-mounts-model-rw", _guard_rw, {"weightguard must mount"}),
     ("server-mounts-model-rw", _server_rw, {"containers must mount"}),
     ("server-writes-report", _report_rw, {"containers must mount"}),
@@ -330,6 +369,22 @@ def test_deployment_mounts_what_it_references() -> None:
         if value.startswith("/") and value != guard["terminationMessagePath"]:
             assert any(value == m or value.startswith(m + "/") for m in mounted), value
     assert guard["terminationMessagePolicy"] == "FallbackToLogsOnError"
+
+
+def test_policy_configmap_is_the_policy_file_verbatim_and_pinned() -> None:
+    """One policy, three places: the ConfigMap, the init container's pin, the admission pin."""
+    import hashlib
+
+    source = (podsim.REPO / "policies" / "k8s-init.yaml").read_bytes()
+    digest = "sha256:" + hashlib.sha256(source).hexdigest()
+    cm = podsim.find_object("ConfigMap", "weightguard-policy")
+    assert cm["data"]["policy.yaml"].encode() == source, "regenerate policy-configmap.yaml"
+    guard = podsim.container(podsim.pod_spec(DEPLOYMENT), "weightguard")
+    assert f"--policy-digest={digest}" in guard["args"], f"pin {digest} in deployment.yaml"
+    assert PARAMS["data"]["policyDigest"] == digest, "pin it in the admission params too"
+    assert f"--policy={PARAMS['data']['policyPath']}" in guard["args"]
+    mount = next(m for m in guard["volumeMounts"] if m["name"] == "weightguard-policy")
+    assert mount["mountPath"] == PARAMS["data"]["policyPath"] and mount["readOnly"]
 
 
 def test_readme_walks_through_every_file() -> None:

@@ -475,15 +475,16 @@ def test_image_environment_runs_the_deployment_init_container(image_env: Path) -
         sign(source, EcKeySigner.from_file(root / "source" / "key.pem"))
         pod = root / "pod"
         pod.mkdir()
+        overrides, ctr = podsim.make_it_yours(spec, guard, public_pem(key.public_key()))
         layout = podsim.lay_out_pod(
             pod,
             spec,
-            guard,
+            ctr,
             deployment["metadata"]["namespace"],
             volumes={"models": lambda pvc: shutil.copytree(source, pvc / "llm")},
-            overrides=podsim.trust_overrides(spec, public_pem(key.public_key())),
+            overrides=overrides,
         )
-        result = podsim.run(layout, guard, executable=image_env / "bin" / "weightguard")
+        result = podsim.run(layout, ctr, executable=image_env / "bin" / "weightguard")
         assert result.rc == 0, result.stderr
         assert result.termination_message.startswith("weightguard verify: ACCEPTED")
         report = json.loads(layout.host("/run/weightguard/report.json").read_text())
