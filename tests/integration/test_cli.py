@@ -428,3 +428,29 @@ def test_file_changed_during_hashing_exits_3(
     assert [(r["code"], r["path"]) for r in doc["reasons"]] == [
         ("model.changed_during_hash", "weights/blob.bin")
     ]
+
+
+def test_key_verification_start_up_stays_lean() -> None:
+    """`weightguard verify --key` imports no keyless back end, no X.509, no heavy
+    libraries (start-up is a benchmark target: benchmarks/README.md)."""
+    import subprocess
+    import sys
+
+    from weightguard.cli import sigstore_options
+    from weightguard.signing import sigstore
+
+    assert sigstore_options.TOKEN_ENV == sigstore.TOKEN_ENV  # kept import-free on purpose
+    code = (
+        "import sys\n"
+        "from weightguard.cli import cli\n"
+        "cli.get_command(None, 'verify')\n"
+        "import weightguard.api, weightguard.signing.ec\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in "
+        "{'sigstore', 'torch', 'numpy', 'safetensors', 'in_toto', 'model_signing', 'pydantic'}"
+        " or m in {'weightguard.signing.sigstore', 'cryptography.x509'})\n"
+        "print(','.join(bad))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert out == ""

@@ -10,7 +10,6 @@ import functools
 import json
 import os
 import sys
-import traceback
 from collections.abc import Callable
 from typing import NoReturn, ParamSpec, TypeVar
 
@@ -56,6 +55,8 @@ def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
             sys.exit(int(ExitCode.INCOMPLETE))
         except Exception:
             if os.environ.get("WEIGHTGUARD_DEBUG"):
+                import traceback  # only on this rare path: keeps start-up lean
+
                 traceback.print_exc()
             exc = sys.exc_info()[1]
             click.echo(f"weightguard: internal error: {type(exc).__name__}: {exc}", err=True)

@@ -12,7 +12,11 @@ from typing import Any
 import click
 
 from weightguard.errors import UsageError
-from weightguard.signing.sigstore import TOKEN_ENV
+
+# Same value as weightguard.signing.sigstore.TOKEN_ENV (a test checks it). Importing that
+# module here would load the keyless back end (and cryptography.x509) on every
+# `weightguard verify --key` start-up: ~35 ms of a ~150 ms run (benchmarks/README.md).
+TOKEN_ENV = "WEIGHTGUARD_IDENTITY_TOKEN"  # noqa: S105 - a variable name
 
 # Shortcut flag -> Fulcio extension (Fulcio docs/oid-info.md).
 _EXTENSION_FLAGS = {

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from weightguard.errors import KeyLoadError
+
+if TYPE_CHECKING:  # x509 costs ~25 ms to import; the bare-key path never needs it
+    from cryptography import x509
 
 CURVES: dict[str, type[ec.EllipticCurve]] = {
     "p256": ec.SECP256R1,
@@ -121,6 +124,8 @@ def load_certificates(path: str | Path) -> list[x509.Certificate]:
     Raises:
         KeyLoadError: unreadable or no certificate in the file.
     """
+    from cryptography import x509
+
     data = _read(path, "certificate file")
     try:
         certs = x509.load_pem_x509_certificates(data)
