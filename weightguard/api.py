@@ -16,7 +16,7 @@ Example:
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,7 @@ from weightguard.bundle import (
     parse_statement,
     statement_for_manifest,
 )
+from weightguard.check import check_model
 from weightguard.digest import ProgressCallback
 from weightguard.errors import (
     BundleError,
@@ -40,7 +41,6 @@ from weightguard.errors import (
 from weightguard.manifest import Manifest, build_manifest, enumerate_model
 from weightguard.report import Reason, Verdict, reason_from_error, verdict_for_error
 from weightguard.signing import Signer, SignerInfo, Verifier
-from weightguard.check import check_model
 
 SIGNATURE_NAME = "model.sig"
 
@@ -82,6 +82,7 @@ def sign(
     allow_symlinks: bool = False,
     workers: int | None = None,
     progress: ProgressCallback | None = None,
+    predicate_extra: Mapping[str, Any] | None = None,
 ) -> SignResult:
     """Hash a model and write an OMS signature bundle for it (atomically).
 
@@ -92,6 +93,9 @@ def sign(
         hash_type: ``sha256`` (default), ``blake2b`` or ``blake3``.
         shard_size: sign in `shards` mode with this shard size (bytes).
         ignore_paths: model-relative paths to leave out (recorded in the bundle).
+        predicate_extra: extra ``weightguard_*`` predicate fields to sign with the
+            manifest, e.g. ``weightguard_version`` for policy rollback floors (OMS
+            verifiers ignore unknown predicate fields).
 
     Raises:
         UsageError, RejectedError (empty model, refused content), ModelReadError,
@@ -120,7 +124,12 @@ def sign(
         workers=workers,
         progress=progress,
     )
-    payload = encode_statement(statement_for_manifest(manifest))
+    statement = statement_for_manifest(manifest)
+    for name, value in (predicate_extra or {}).items():
+        if not name.startswith("weightguard_") or name in statement["predicate"]:
+            raise UsageError(f"extra predicate field {name!r} must be a new weightguard_* field")
+        statement["predicate"][name] = value
+    payload = encode_statement(statement)
     bundle = signer.sign_payload(payload)
     from weightguard.fileio import write_atomic
 

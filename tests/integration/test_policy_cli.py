@@ -193,3 +193,26 @@ def test_real_entry_point_with_json_logs(setup: tuple[Path, Path], tmp_path: Pat
     result = run_cli("verify", model, "--policy", policy, "--termination-log", term)
     assert result.rc == 1
     assert "[file.unsigned] extra.json" in term.read_text()
+
+
+def test_cosign_with_model_version_through_the_cli(kit: Kit, tmp_path: Path) -> None:
+    """Release flow: sign with --model-version, co-sign into model.sig.d, gate on both."""
+    model = default_model(tmp_path / "model")
+    a, b = kit.keys / "team-a.pem", kit.keys / "team-b.pem"
+    assert run_cli("sign", model, "--key", a, "--model-version", "2.4.0").rc == 0
+    cosign = model / "model.sig.d" / "team-b.sig"
+    cosign.parent.mkdir()
+    args = ["--signature", cosign, "--ignore", "model.sig", "--model-version", "2.4.0"]
+    assert run_cli("sign", model, "--key", b, *args).rc == 0
+    spec = RULES.replace("{anyOf: [team-a]}", "{allOf: [team-a, team-b]}")
+    ok = kit.policy(tmp_path / "ok", '  rollback: {minVersion: "2.4"}\n' + spec)
+    rc, out, _ = invoke("verify", model, "--policy", ok, "--format", "json")
+    doc = json.loads(out)
+    assert rc == 0, doc["reasons"]
+    assert sorted(s["signers"][0] for s in doc["signatures"]) == ["team-a", "team-b"]
+    assert {s["version"] for s in doc["signatures"]} == {"2.4.0"}
+    floor = kit.policy(tmp_path / "floor", '  rollback: {minVersion: "2.5.0"}\n' + spec)
+    rc, out, _ = invoke("verify", model, "--policy", floor, "--format", "json")
+    assert rc == 1 and "rollback.below_floor" in {r["code"] for r in json.loads(out)["reasons"]}
+    rc, _, err = invoke("sign", model, "--key", a, "--model-version", "v2")
+    assert rc == 2 and "dotted numbers" in err

@@ -47,6 +47,18 @@ def build_signer(
     return EcKeySigner.from_file(key, password)
 
 
+def release_fields(version: str) -> dict[str, str]:
+    """``weightguard_version`` and ``weightguard_signed_at`` (the signer's clock, UTC)."""
+    import datetime as dt
+
+    from weightguard.policy.schema import parse_version
+
+    if parse_version(version) is None:
+        raise UsageError(f"--model-version must be dotted numbers like 2.3.0, got {version!r}")
+    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    return {"weightguard_version": version, "weightguard_signed_at": now.isoformat()}
+
+
 @click.command()
 @click.argument("model_path", type=click.Path(exists=True, path_type=Path))
 @click.option("--key", type=click.Path(dir_okay=False), help="EC private key (PEM).")
@@ -83,6 +95,12 @@ def build_signer(
 )
 @click.option("--no-ignore-git-paths", is_flag=True, help="Also sign .git* at the model root.")
 @click.option("--allow-symlinks", is_flag=True, help="Hash symlinked files inside the model.")
+@click.option(
+    "--model-version",
+    metavar="VERSION",
+    help="Sign this release version (dotted numbers) and the signing time into the "
+    "statement, for policy rollback floors (minVersion, notSignedBefore).",
+)
 @sign_options
 @handle_errors
 def sign(
@@ -96,10 +114,13 @@ def sign(
     ignore_paths: tuple[str, ...],
     no_ignore_git_paths: bool,
     allow_symlinks: bool,
+    model_version: str | None,
     **keyless: Any,
 ) -> None:
     """Sign MODEL_PATH (a directory or one weight file) into an OMS bundle."""
     from weightguard.api import sign as sign_model
+
+    extra = release_fields(model_version) if model_version is not None else None
 
     signer = build_signer(key, cert, chain, pop_options(keyless, SIGN_PARAMS))
     result = with_progress(
@@ -114,6 +135,7 @@ def sign(
             ignore_git_paths=not no_ignore_git_paths,
             allow_symlinks=allow_symlinks,
             progress=bar,
+            predicate_extra=extra,
         ),
     )
     from weightguard.api import SignResult
