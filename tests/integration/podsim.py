@@ -192,8 +192,14 @@ def pod_root() -> Iterator[Path]:
         shutil.rmtree(root, ignore_errors=True)
 
 
-def write_projected(directory: Path, files: Mapping[str, bytes], mode: int = 0o444) -> None:
-    """Lay files out like the kubelet's atomic writer: `..TS/f`, `..data -> ..TS`, `f -> ..data/f`."""
+def write_projected(
+    directory: Path, files: Mapping[str, bytes], mode: int = 0o444, fs_group: int | None = None
+) -> None:
+    """Lay files out like the kubelet's atomic writer: `..TS/f`, `..data -> ..TS`, `f -> ..data/f`.
+
+    With a pod `fsGroup`, the kubelet gives the group read access and ownership (so a 0400
+    Secret is readable by the pod's non-root user); we do the same when we can chown.
+    """
     stamp = directory / "..2030_01_01_00_00_00.000000001"
     stamp.mkdir(parents=True)
     for rel, data in files.items():
@@ -201,6 +207,9 @@ def write_projected(directory: Path, files: Mapping[str, bytes], mode: int = 0o4
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(data)
         target.chmod(mode)
+        if fs_group is not None and os.geteuid() == 0:
+            os.chown(target, -1, fs_group)
+            target.chmod(mode | 0o440)
     (directory / "..data").symlink_to(stamp.name)
     for rel in files:
         top = rel.split("/", 1)[0]
@@ -285,6 +294,7 @@ def _materialize(
     namespace: str,
     populate: Populate | None,
     files: Mapping[str, bytes] | None,
+    fs_group: int | None = None,
 ) -> bool:
     """Fill one volume at `host`; returns True when the volume is read-only by nature."""
     host.mkdir(parents=True)
@@ -302,7 +312,7 @@ def _materialize(
         source = vol.get("configMap") or vol.get("secret") or {}
         if "items" in source:
             content = {i["path"]: content[i["key"]] for i in source["items"] if i["key"] in content}
-        write_projected(host, content, source.get("defaultMode", 0o644) & 0o444)
+        write_projected(host, content, source.get("defaultMode", 0o644) & 0o444, fs_group)
         return True  # the kubelet always projects these read-only
     if "emptyDir" in vol:
         host.chmod(0o777)
@@ -318,15 +328,21 @@ def lay_out_pod(
     *,
     volumes: Mapping[str, Populate] | None = None,
     overrides: Mapping[str, Mapping[str, bytes]] | None = None,
+    shared: Mapping[str, Path] | None = None,
 ) -> PodLayout:
     """Build the container's filesystem under `root`.
 
     Args:
         volumes: volume name -> function filling a PVC volume's directory.
         overrides: volume name -> files to project instead of the ConfigMap/Secret's own.
+        shared: volume name -> an existing directory that is that volume for every
+            container of the pod (a Job's steps hand files on through it).
     """
+    shared = shared or {}
+    fs_group = (spec.get("securityContext") or {}).get("fsGroup")
     volumes = volumes or {}
     overrides = overrides or {}
+    root.mkdir(parents=True, exist_ok=True)
     root.chmod(0o755)
     layout = PodLayout(root)
     layout.rootfs.mkdir()
@@ -335,9 +351,19 @@ def lay_out_pod(
     for mount in ctr.get("volumeMounts", []):
         vol = by_name[mount["name"]]
         backing = root / "volumes" / mount["name"]
-        if not backing.exists():
+        if mount["name"] in shared and not backing.exists():
+            backing.parent.mkdir(parents=True, exist_ok=True)
+            backing.symlink_to(shared[mount["name"]])
+            if mount.get("readOnly"):
+                read_only.append(backing)
+        elif not backing.exists():
             ro = _materialize(
-                vol, backing, namespace, volumes.get(mount["name"]), overrides.get(mount["name"])
+                vol,
+                backing,
+                namespace,
+                volumes.get(mount["name"]),
+                overrides.get(mount["name"]),
+                fs_group,
             )
             if ro or mount.get("readOnly"):
                 read_only.append(backing)
@@ -351,8 +377,11 @@ def lay_out_pod(
                 target.chmod(0o444 if mount.get("readOnly") or "emptyDir" not in vol else 0o666)
                 layout.files[mount["mountPath"]] = target
             continue
-        shutil.move(str(backing), target)
-        backing.symlink_to(target)  # the volume stays reachable by name
+        if backing.is_symlink():  # a shared volume: mount it where the container expects it
+            target.symlink_to(backing.resolve())
+        else:
+            shutil.move(str(backing), target)
+            backing.symlink_to(target)  # the volume stays reachable by name
         layout.mounts[mount["mountPath"]] = target
     # The kubelet's termination-message file: bind-mounted, mode 0666, in a directory the
     # container cannot write.
@@ -389,6 +418,15 @@ def lay_out_pod(
     for item in ctr.get("env", []):
         if "value" in item:
             layout.env[item["name"]] = item["value"]
+        ref = (item.get("valueFrom") or {}).get("secretKeyRef")
+        if ref:
+            files = overrides.get(ref["name"])
+            if files is None:
+                files = _object_files("Secret", ref["name"], namespace)
+            if ref["key"] in files:
+                layout.env[item["name"]] = files[ref["key"]].decode()
+            else:
+                assert ref.get("optional"), f"secret {ref['name']} has no key {ref['key']}"
     assert image_home() != "/", "the Dockerfile must set HOME"
     return layout
 

@@ -259,3 +259,83 @@ def test_unwritable_report_dir_fails_closed(
     result = podsim.run(layout, ctr)
     assert result.rc == 3, result.stderr
     assert "[output.unwritable]" in result.termination_message
+
+
+# --- release -> deploy: the Job's steps, then the init container on what they produced ----
+
+
+@pytest.mark.torch
+def test_release_job_output_is_what_the_init_container_accepts(
+    pod_root: Path, spec: Any, yours: Any, tmp_path: Path
+) -> None:
+    """scan-checkpoint, convert and sign run with release-job.yaml's exact args, in order,
+    on shared volumes; the signed release directory then passes the Deployment's gate."""
+    torch = pytest.importorskip("torch")
+    from tests.integration.cli_lines import NotBuilt, dry_parse
+
+    job = podsim.find_object("Job", "llm-release")
+    job_spec = podsim.pod_spec(job)
+    steps = [*job_spec["initContainers"], *job_spec["containers"]]
+    try:
+        for step in steps:
+            dry_parse(step["args"])
+    except NotBuilt as exc:
+        pytest.skip(f"`weightguard {exc}` is not built in this checkout yet")
+
+    overrides, guard = yours
+    key = make_keypair(tmp_path / "keys", "release")
+    password = "correct horse battery staple"
+    from cryptography.hazmat.primitives import serialization
+
+    from weightguard.signing.keys import load_private_key
+
+    encrypted = load_private_key(key.private).private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(password.encode()),
+    )
+    shared = {
+        "checkpoints": pod_root / "shared" / "checkpoints",
+        "release": pod_root / "shared" / "release",
+    }
+    checkpoint = shared["checkpoints"] / "llm" / "pytorch_model.bin"
+    checkpoint.parent.mkdir(parents=True)
+    generator = torch.Generator().manual_seed(0)
+    torch.save(
+        {"embed.weight": torch.randn(16, 8, generator=generator), "head.bias": torch.zeros(16)},
+        checkpoint,
+    )
+    published = shared["release"] / "llm"
+    published.mkdir(parents=True)
+    (published / "config.json").write_text('{"architectures": ["TinyLM"]}\n')
+    for directory in (shared["release"], published):
+        directory.chmod(0o777)  # the release claim is the pod's to write (fsGroup)
+    secrets = {
+        "signing-key": {"release.pem": encrypted},
+        "weightguard-signing-key": {"password": password.encode()},
+    }
+    for step in steps:
+        layout = podsim.lay_out_pod(
+            pod_root / f"step-{step['name']}",
+            job_spec,
+            step,
+            job["metadata"]["namespace"],
+            overrides=secrets,
+            shared=shared,
+        )
+        result = podsim.run(layout, step)
+        assert result.rc == 0, (step["name"], result.stdout, result.stderr)
+    assert (published / "model.safetensors").is_file() and (published / "model.sig").is_file()
+    assert json.loads((shared["release"] / "scan-checkpoint.json").read_text())
+
+    # Deploy: the published directory is the serving model; the gate trusts the release key.
+    overrides, guard = podsim.make_it_yours(spec, guard, key.public.read_bytes(), NAMESPACE)
+    result, layout, diff = run_guard(
+        pod_root / "serve",
+        spec,
+        guard,
+        volumes={"models": lambda pvc: shutil.copytree(published, pvc / "llm")},
+        overrides=overrides,
+    )
+    assert result.rc == 0, result.stderr
+    assert diff <= allowed_changes(layout, pod_root / "serve"), diff
