@@ -74,7 +74,12 @@ class FileChecks(EvaluatorBase):
             self.add("unmatched", Status.FAILED, "file.unmatched", message, path=f.path, mode=mode)
 
     def _signatures(self, rule: Rule, f: FileFacts) -> None:
-        covering = [b for b in self.verified if f.path in b.files]
+        covering = []
+        seen: set[str] = set()
+        for b in self.verified:
+            if f.path in b.files and (not b.signature_id or b.signature_id not in seen):
+                seen.add(b.signature_id)
+                covering.append(b)
         for b in covering:
             state = b.files[f.path]
             if state != "ok":

@@ -86,6 +86,7 @@ class BundleFacts:
             ``weightguard_signed_at`` claim of the (trusted) signer.
         time_verified: `signed_at` comes from a transparency log or timestamp.
         key_hint: the unauthenticated key id the bundle names (for revocation).
+        signature_id: sha256 of the signature bytes; copies of a bundle share it.
     """
 
     source: str
@@ -100,6 +101,7 @@ class BundleFacts:
     signed_at: dt.datetime | None = None
     time_verified: bool = False
     key_hint: str | None = None
+    signature_id: str = ""
 
     @property
     def verified(self) -> bool:

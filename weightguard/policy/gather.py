@@ -9,8 +9,11 @@ Errors become `Problem`s in the evidence, never silence: `weightguard.policy.eva
 decides what they mean.
 """
 
+from __future__ import annotations
+
 import dataclasses
 import datetime as dt
+import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -158,7 +161,14 @@ class Gather:
             )
             return BundleFacts(str(path), error=Problem(reason)), None, None
         if is_oms:
-            return BundleFacts(str(path), key_hint=bundle.key_hint), bundle, stmt
+            # Copies of one bundle carry the same signature bytes (ECDSA is randomised, so
+            # separate signings never do): they must count as one signature.
+            sig_id = hashlib.sha256(bundle.envelope.signatures[0].sig).hexdigest()
+            return (
+                BundleFacts(str(path), key_hint=bundle.key_hint, signature_id=sig_id),
+                bundle,
+                stmt,
+            )
         return StatementFacts(str(path), key_hint=bundle.key_hint), bundle, stmt
 
     def signature(self, facts: BundleFacts, bundle: Bundle, stmt: Statement) -> BundleFacts:

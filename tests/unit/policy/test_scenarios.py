@@ -800,3 +800,27 @@ def test_explicit_signature_and_attestation_paths(kit: Kit, tmp_path: Path) -> N
 def test_write_model_helper_paths(tmp_path: Path) -> None:
     root = write_model(tmp_path / "m", {"a/b.bin": b"x"})
     assert (root / "a" / "b.bin").read_bytes() == b"x"
+
+
+def test_one_signature_never_counts_twice(kit: Kit, tmp_path: Path) -> None:
+    """Two signer entries that both accept the same certificate, and a copied bundle: the
+    one real signature must not meet a threshold of two."""
+    model = default_model(tmp_path / "model")
+    kit.sign(model, "corp")
+    (model / "model.sig.d").mkdir()
+    (model / "model.sig.d" / "copy.sig").write_bytes((model / "model.sig").read_bytes())
+    base = tmp_path / "p"
+    kit.policy(base, "")  # writes trust/root.pem
+    spec = (
+        "  signers:\n"
+        f"    by-san: {{x509: {{roots: [trust/root.pem], identity: {{san: {kit.pki.san}}}}}}}\n"
+        "    by-subject: {x509: {roots: [trust/root.pem], identity: {subject: CN=leaf}}}\n"
+        + rules(rule(signatures="{threshold: 2, of: [by-san, by-subject]}"))
+    )
+    policy = kit.policy(base, spec, signers=False)
+    result = kit.gate(model, policy)
+    sigs = result.to_json_dict()["signatures"]
+    assert all(set(s["signers"]) == {"by-san", "by-subject"} for s in sigs)
+    codes = {(c.status, c.code) for c in result.decision.checks}
+    assert (Status.FAILED, "signature.threshold_not_met") in codes
+    assert result.report().exit_code == 1
