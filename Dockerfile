@@ -34,6 +34,7 @@ COPY pyproject.toml README.md ./
 COPY weightguard/ weightguard/
 RUN /opt/build/bin/pip wheel --no-deps --no-build-isolation --wheel-dir /dist . \
  && /opt/weightguard/bin/pip install --no-deps --no-index /dist/weightguard-*.whl \
+ && /opt/weightguard/bin/pip check \
  && /opt/weightguard/bin/pip uninstall --yes pip setuptools \
  && /opt/weightguard/bin/python -m compileall -q /opt/weightguard/lib
 # The production (and staging) Sigstore trusted roots, at a stable path for --trusted-root.
