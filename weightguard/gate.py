@@ -76,7 +76,7 @@ class GateResult:
                     "path": f.path,
                     "format": f.format,
                     "sha256": f.sha256,
-                    **({"scan": f.scan_outcome} if f.scan_outcome else {}),
+                    **({"scan": {k: o for k, (o, _) in f.scans.items()}} if f.scans else {}),
                 }
                 for f in ev.files
             ],

@@ -262,7 +262,7 @@ class FileChecks(EvaluatorBase):
                     "scan", status, code, message, rule=rule, path=f.path, expected=exp, actual=act
                 )
                 return
-        outcome = f.scan_outcome
+        outcome, summary = f.scans.get(scan.scanner_key, (None, ""))
         if outcome == "clean":
             self.add(
                 "scan", Status.PASSED, "scan.clean", "scanned now: clean", rule=rule, path=f.path
@@ -272,7 +272,7 @@ class FileChecks(EvaluatorBase):
                 "scan",
                 Status.FAILED,
                 "scan.unsafe",
-                f"scanned now: unsafe: {f.scan_summary}",
+                f"scanned now: unsafe: {summary}",
                 rule=rule,
                 path=f.path,
             )
@@ -281,7 +281,7 @@ class FileChecks(EvaluatorBase):
                 "scan",
                 Status.FAILED,
                 "scan.incomplete",
-                f"scanned now: incomplete: {f.scan_summary}",
+                f"scanned now: incomplete: {summary}",
                 rule=rule,
                 path=f.path,
                 incomplete=True,
@@ -291,7 +291,7 @@ class FileChecks(EvaluatorBase):
                 "scan",
                 Status.FAILED,
                 "scan.unavailable",
-                f"no scan result: {f.scan_summary or 'the scan did not run'}",
+                f"no scan result: {summary or 'the scan did not run'}",
                 rule=rule,
                 path=f.path,
                 incomplete=True,

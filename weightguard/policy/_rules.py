@@ -249,10 +249,19 @@ class RuleReader:
             f.value,
             f.key,
             f.line,
-            optional=("source", "formats", "signers", "predicateType", "where"),
+            optional=(
+                "source",
+                "formats",
+                "signers",
+                "predicateType",
+                "where",
+                "profiles",
+                "allow",
+            ),
         )
         if d is None:
             return None
+        scanner = self.scanner_settings(d, f.key)
         source_f = r.get(d, f.key, "source")
         source = (
             r.choice(self.ctx, source_f, ("local", "attestation", "any")) if source_f else "local"
@@ -287,9 +296,57 @@ class RuleReader:
                 "set source to attestation or any",
             )
             return None
-        if source is None or formats is None:
+        if source is None or formats is None or scanner is None:
             return None
-        return ScanRequirement(source, formats, attestation)
+        return ScanRequirement(source, formats, attestation, scanner[0], scanner[1])
+
+    def scanner_settings(
+        self, d: LocatedDict, key: str
+    ) -> tuple[tuple[str, ...] | None, tuple[tuple[str, str], ...]] | None:
+        """`profiles` (known scanner profiles) and `allow` entries, each with a reason."""
+        from weightguard.scan.allowlist import PROFILES
+        from weightguard.scan.denylist import known_primitive
+
+        ok = True
+        profiles = None
+        profiles_f = r.get(d, key, "profiles")
+        if profiles_f is not None:
+            profiles = r.string_list(self.ctx, profiles_f)
+            unknown = [p for p in profiles or () if p not in PROFILES]
+            if unknown:
+                known = ", ".join(sorted(PROFILES))
+                self.ctx.add(
+                    profiles_f.line,
+                    profiles_f.key,
+                    f"unknown scanner profile(s) {', '.join(unknown)}; known: {known}",
+                )
+            ok = profiles is not None and not unknown
+        allow: list[tuple[str, str]] = []
+        for item in r.list_items(self.ctx, d, key, "allow"):
+            entry = r.mapping(
+                self.ctx, item.value, item.key, item.line, required=("name", "reason")
+            )
+            name_f = r.get(entry, item.key, "name") if entry is not None else None
+            reason_f = r.get(entry, item.key, "reason") if entry is not None else None
+            name = r.string(self.ctx, name_f) if name_f else None
+            reason = r.string(self.ctx, reason_f) if reason_f else None
+            if name is None or reason is None:
+                ok = False
+                continue
+            qualname = name.replace(":", ".", 1)
+            if "." not in qualname.strip(".") or any(not p for p in qualname.split(".")):
+                self.ctx.add(item.line, item.key, f"{name!r}: expected module.qualname")
+                ok = False
+            elif known_primitive(qualname):
+                self.ctx.add(
+                    item.line,
+                    item.key,
+                    f"{name!r} is a known code-execution primitive and cannot be allowed",
+                )
+                ok = False
+            else:
+                allow.append((name, reason))
+        return (profiles, tuple(allow)) if ok else None
 
     def layout(self, f: Field) -> LayoutRequirement | None:
         d = r.mapping(

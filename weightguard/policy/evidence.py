@@ -51,9 +51,9 @@ class FileFacts:
         size: bytes.
         format: detected by content (`weightguard.scan.formats`); None if unreadable.
         sha256: hex digest of the content; None if it could not be computed.
-        scan_outcome: ``clean``/``unsafe``/``incomplete`` of a local scan; None when no
-            scan ran; ``error`` when the scanner could not run.
-        scan_summary: the first finding (or why no scan ran).
+        scans: scanner settings key (`ScanRequirement.scanner_key`) -> (outcome,
+            summary) of a local scan: ``clean``/``unsafe``/``incomplete``, or ``error``
+            when the scanner failed; the summary is the first finding, or why no scan ran.
         error: why the format or digest is missing.
     """
 
@@ -61,8 +61,7 @@ class FileFacts:
     size: int
     format: str | None
     sha256: str | None
-    scan_outcome: str | None = None
-    scan_summary: str = ""
+    scans: Mapping[str, tuple[str, str]] = field(default_factory=dict)
     error: str | None = None
 
 

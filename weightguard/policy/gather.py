@@ -40,7 +40,7 @@ from weightguard.policy.evidence import (
     evidence_dir,
 )
 from weightguard.policy.layout import LayoutOutcome, verify_layout
-from weightguard.policy.schema import KeySigner, Policy, mode_strength
+from weightguard.policy.schema import KeySigner, Policy, ScanRequirement, mode_strength
 from weightguard.policy.trust import TrustSet, Verification
 from weightguard.report import Reason, reason_from_error
 
@@ -298,37 +298,50 @@ class Gather:
         return self.scan(inv, out)
 
     def scan(self, inv: Inventory, files: list[FileFacts]) -> list[FileFacts]:
-        wanted: list[int] = []
+        """Scan each file once per distinct scanner setting of the rules that want it."""
+        wanted: dict[str, tuple[ScanRequirement, list[int]]] = {}
         for index, f in enumerate(files):
             for rule in self.policy.rules:
                 s = rule.scan
                 if (
-                    s
+                    s is not None
                     and s.source != "attestation"
                     and rule.match(f.path)
                     and (f.format is None or f.format in s.formats)
                 ):
-                    wanted.append(index)
-                    break
-        if not wanted:
-            return files
-        from weightguard.scan import scan as run_scan
-
+                    indices = wanted.setdefault(s.scanner_key, (s, []))[1]
+                    if index not in indices:
+                        indices.append(index)
         abspaths = {self.display(m.rel): m.abspath for m in inv.files}
-        try:
-            result = run_scan([abspaths[files[i].path] for i in wanted])
-        except WeightguardError as err:
-            return [
-                dataclasses.replace(f, scan_summary=err.message) if i in wanted else f
-                for i, f in enumerate(files)
-            ]
-        failed = bool(result.errors)
-        for i, fr in zip(wanted, result.files):
-            outcome = "error" if failed and fr.outcome.value != "unsafe" else fr.outcome.value
-            first = fr.findings[0].message if fr.findings else ""
-            summary = f"{first} ({fr.findings[0].rule})" if fr.findings else ""
-            files[i] = dataclasses.replace(files[i], scan_outcome=outcome, scan_summary=summary)
-        return files
+        results: dict[int, dict[str, tuple[str, str]]] = {}
+        for key, (req, indices) in wanted.items():
+            for i, outcome in zip(
+                indices, _run_scan(req, [abspaths[files[i].path] for i in indices])
+            ):
+                results.setdefault(i, {})[key] = outcome
+        return [
+            dataclasses.replace(f, scans=results[i]) if i in results else f
+            for i, f in enumerate(files)
+        ]
+
+
+def _run_scan(req: ScanRequirement, paths: list[str]) -> list[tuple[str, str]]:
+    """(outcome, summary) per path; a scanner that cannot run gives ``error`` for all."""
+    from weightguard.scan import scan as run_scan
+
+    try:
+        result = run_scan(paths, profiles=req.profiles, allow=[n for n, _ in req.allow])
+    except WeightguardError as err:
+        return [("error", err.message)] * len(paths)
+    failed = bool(result.errors)
+    out: list[tuple[str, str]] = []
+    for fr in result.files:
+        outcome = "error" if failed and fr.outcome.value != "unsafe" else fr.outcome.value
+        first = fr.findings[0] if fr.findings else None
+        out.append((outcome, f"{first.message} ({first.rule})" if first else ""))
+    # A scan that stopped early (file budget) leaves the rest without a result.
+    out += [("error", "the scanner returned no result")] * (len(paths) - len(out))
+    return out
 
 
 def _signing_time(v: Verification, stmt: Statement) -> tuple[dt.datetime | None, bool]:

@@ -165,11 +165,24 @@ class EvidenceRequirement:
 
 @dataclass(frozen=True)
 class ScanRequirement:
-    """A clean scan for the rule's files whose detected format is in `formats`."""
+    """A clean scan for the rule's files whose detected format is in `formats`.
+
+    `profiles` and `allow` configure the local scanner (`weightguard.scan`): allowlist
+    profiles (None: the scanner's defaults) and extra ``module.qualname`` entries, each
+    with the justification the policy gives for it.
+    """
 
     source: str  # local | attestation | any
     formats: frozenset[str]
     attestation: EvidenceRequirement | None
+    profiles: tuple[str, ...] | None = None
+    allow: tuple[tuple[str, str], ...] = ()  # (module.qualname, reason)
+
+    @property
+    def scanner_key(self) -> str:
+        """Identifies the scanner settings: files scanned once per distinct setting."""
+        profiles = ",".join(self.profiles) if self.profiles is not None else "default"
+        return f"profiles={profiles};allow={','.join(n for n, _ in self.allow)}"
 
 
 @dataclass(frozen=True)

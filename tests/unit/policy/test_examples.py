@@ -155,8 +155,9 @@ def _smoke(signer: str = "release-ci") -> StatementFacts:
     )
 
 
+DEFAULT_SCANNER = "profiles=default;allow="
 FILES = (
-    FileFacts("model.safetensors", 100, "safetensors", "11" * 32, "clean"),
+    FileFacts("model.safetensors", 100, "safetensors", "11" * 32, {DEFAULT_SCANNER: ("clean", "")}),
     FileFacts("config.json", 10, "json", "22" * 32),
 )
 
@@ -184,7 +185,13 @@ FILES = (
             _keyless("2.4.0", "2026-09-01T00:00:00+00:00"),
             (_smoke(),),
             (
-                FileFacts("model.safetensors", 100, "safetensors", "11" * 32, "unsafe", "x"),
+                FileFacts(
+                    "model.safetensors",
+                    100,
+                    "safetensors",
+                    "11" * 32,
+                    {DEFAULT_SCANNER: ("unsafe", "os.system (global.denied)")},
+                ),
                 FILES[1],
             ),
             1,

@@ -52,3 +52,14 @@ def test_schema_knows_the_parser_keys() -> None:
     s = schema()
     assert set(s["properties"]["spec"]["properties"]) == set(_SPEC_KEYS)
     assert set(s["$defs"]["rule"]["properties"]) == set(_RULE_KEYS)
+
+
+def test_schema_knows_the_scan_keys() -> None:
+    import inspect
+
+    from weightguard.policy import _rules
+
+    source = inspect.getsource(_rules.RuleReader.scan)
+    keys = set(schema()["$defs"]["rule"]["properties"]["scan"]["properties"])
+    assert keys == {"source", "formats", "signers", "predicateType", "where", "profiles", "allow"}
+    assert all(f'"{k}"' in source for k in keys)

@@ -183,6 +183,11 @@ SLSA_SPEC = rules(
 SLSA_OK = {"buildDefinition": {"buildType": "https://weightguard.dev/convert/v1"}}
 SCAN_ATT = "scan: {source: attestation, signers: [team-a], formats: [safetensors]}"
 MIGRATION = "formats: {allow: [safetensors, json, pickle]}\nscan: {source: local}"
+USER_CLASS_PICKLE = b"\x80\x02cmymodule\nConfig\n)\x81."  # a user class: not clean by default
+ALLOW_CONFIG = (
+    "formats: {allow: [safetensors, json, pickle]}\n"
+    "scan: {source: local, allow: [{name: mymodule.Config, reason: 'our own dataclass'}]}"
+)
 DENY_REVOKED = "  deny:\n    signers: [revoked]\n"
 
 SCENARIOS = [
@@ -372,6 +377,21 @@ SCENARIOS = [
         signed("team-a", **{"model.bin": EVIL_PICKLE}),
         1,
         "scan.unsafe",
+    ),
+    Scenario(
+        "user-class-not-clean-by-default",
+        rules(rule(extra=MIGRATION)),
+        signed("team-a", **{"model.bin": USER_CLASS_PICKLE}),
+        1,
+        "scan.unsafe",
+    ),
+    Scenario(
+        "user-class-allowed-by-policy-with-reason",
+        rules(rule(extra=ALLOW_CONFIG)),
+        signed("team-a", **{"model.bin": USER_CLASS_PICKLE}),
+        0,
+        "scan.clean",
+        Status.PASSED,
     ),
     Scenario(
         "safetensors-needs-no-scan",

@@ -210,6 +210,27 @@ CASES = [
         "spec.exceptions[0].rules",
     ),
     (
+        "scan-allow-known-primitive",
+        "{signers}" + RULE + "    scan: {allow: [{name: os.system, reason: 'no'}]}\n",
+        "policy.bad_value",
+        11,
+        "spec.rules[0].scan.allow[0]",
+    ),
+    (
+        "scan-allow-without-reason",
+        "{signers}" + RULE + "    scan: {allow: [{name: a.B}]}\n",
+        "policy.missing_key",
+        11,
+        "spec.rules[0].scan.allow[0].reason",
+    ),
+    (
+        "scan-unknown-profile",
+        "{signers}" + RULE + "    scan: {profiles: [torch, keras]}\n",
+        "policy.bad_value",
+        11,
+        "spec.rules[0].scan.profiles",
+    ),
+    (
         "scan-attestation-without-signers",
         "{signers}" + RULE + "    scan: {source: attestation}\n",
         "policy.missing_key",
