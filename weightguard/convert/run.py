@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from weightguard.convert.check import verify_written
+from weightguard.convert.check import ReadBack, verify_written
 from weightguard.convert.extract import extract
 from weightguard.convert.model import ConversionResult, FileConversion
 from weightguard.convert.outfile import PendingFile
@@ -218,7 +218,7 @@ def _convert_one(
         fd = os.open(job.source, flags)
     except OSError as exc:
         raise ModelReadError(f"cannot open: {exc.strerror or exc}", path=path) from exc
-    with os.fdopen(fd, "rb") as fh, ThreadPoolExecutor(1, "wg-input-hash") as pool:
+    with os.fdopen(fd, "rb") as fh, ThreadPoolExecutor(2, "wg-convert") as pool:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode) or FileState.of(st) != job.state:
             raise ModelChangedError("the input changed after it was scanned", path=path)
@@ -232,19 +232,30 @@ def _convert_one(
                 path=path,
                 max_output_bytes=int(st.st_size * expansion) + (64 << 20),
             )
+            readback = ReadBack(pending.fd, plan)
             try:
                 digests = write_file(
-                    SourceReader(fd, path), pending.fd, plan, chunk=chunk, progress=progress
+                    SourceReader(fd, path),
+                    pending.fd,
+                    plan,
+                    chunk=chunk,
+                    progress=progress,
+                    written=readback.advance,
                 )
+                # Durability (fsync) overlaps the end of the read-back verification.
+                synced = pool.submit(os.fsync, pending.fd)
+                out_sha = verify_written(
+                    pending.fd, pending.read_path, plan, digests, readback, shown=str(job.target)
+                )
+                synced.result()
             except OSError as exc:
                 raise ModelReadError(
                     f"cannot write: {exc.strerror or exc}",
                     path=str(job.target),
                     code="output.unwritable",
                 ) from exc
-            out_sha = verify_written(
-                pending.fd, pending.read_path, plan, digests, shown=str(job.target)
-            )
+            finally:
+                readback.close()
         finally:
             in_sha = input_hash.result()  # also re-checks that the input did not change
         if FileState.of(os.fstat(fd)) != job.state:

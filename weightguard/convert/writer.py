@@ -167,28 +167,38 @@ def write_file(
     *,
     chunk: int = CHUNK,
     progress: Progress | None = None,
+    written: Progress | None = None,
 ) -> list[str]:
     """Write the header and every planned tensor; returns each tensor's BLAKE3 hex digest.
+
+    `progress` gets the tensor bytes of each write; `written` the file offset reached
+    after it (the read-back verifier follows it).
 
     Raises:
         ModelReadError / ModelChangedError: the checkpoint cannot be read as planned.
         OSError: the output cannot be written (the caller maps it).
     """
     _write_all(out_fd, plan.header)
+    offset = len(plan.header)
+    if written is not None:
+        written(offset)
     buf = bytearray(chunk)
     digests: list[str] = []
     for placed in plan.placed:
         hasher = new_hasher("blake3")
-        written = 0
+        produced = 0
         for piece in tensor_bytes(src, placed.tensor, chunk, buf):
             hasher.update(piece)
             _write_all(out_fd, piece)
-            written += len(piece)
+            produced += len(piece)
             if progress is not None:
                 progress(len(piece))
-        if written != placed.end - placed.begin:
+            if written is not None:
+                written(offset + produced)
+        offset += produced
+        if produced != placed.end - placed.begin:
             raise ModelReadError(
-                f"tensor {placed.tensor.name}: {written} bytes produced, "
+                f"tensor {placed.tensor.name}: {produced} bytes produced, "
                 f"{placed.end - placed.begin} planned",
                 path=src.path,
                 code="convert.internal_size",

@@ -82,22 +82,24 @@ def test_sigkill_mid_write_leaves_no_output(tmp_path: Path) -> None:
 def test_verification_mismatch_deletes_the_output(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import weightguard.convert.run as run
+    import weightguard.convert.writer as writer
 
-    real = run.write_file
+    real = writer._write_all
+    calls = []
 
-    def corrupting(src: object, out_fd: int, plan: object, **kw: object) -> list[str]:
-        digests = real(src, out_fd, plan, **kw)  # type: ignore[arg-type]
-        size = os.fstat(out_fd).st_size
-        byte = os.pread(out_fd, 1, size - 1)
-        os.pwrite(out_fd, bytes([byte[0] ^ 1]), size - 1)  # a bit flips on its way to disk
-        return digests
+    def flipping(fd: int, data: object) -> None:
+        calls.append(1)
+        raw = bytearray(bytes(data))  # type: ignore[call-overload]
+        if len(calls) == 2:  # the first tensor piece: a bit flips on its way to the file
+            raw[0] ^= 1
+        real(fd, raw)
 
-    monkeypatch.setattr(run, "write_file", corrupting)
+    monkeypatch.setattr(writer, "_write_all", flipping)
     src = _checkpoint(tmp_path / "in.pkl", 1)
     with pytest.raises(IncompleteError) as exc:
         convert(src, tmp_path / "m.safetensors")
     assert exc.value.code == "convert.verify_failed"
+    assert "differs from its source bytes" in exc.value.message
     assert not (tmp_path / "m.safetensors").exists()
 
 
