@@ -17,7 +17,6 @@ The denylist only grades severity.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from weightguard.scan import conditions as c
 from weightguard.scan.allowlist import Allowlist, profile_of
@@ -42,9 +41,11 @@ NestedScan = Callable[[bytes | BytesRef, str, int], "list[Finding]"]
 _RECONSTRUCTORS = ("copyreg._reconstructor", "copyreg.__newobj__", "copyreg.__newobj_ex__")
 
 
-@dataclass
 class Judge:
     """Judges programs read from one stream (member) of one file.
+
+    A plain class, not a dataclass: it is the judging behaviour plus its working state
+    (findings collected so far), not a value, and it is imported on every scan's start-up.
 
     Attributes:
         allow: the active allowlist.
@@ -52,17 +53,27 @@ class Judge:
         base: stream offset subtracted from event offsets (offsets are member-relative).
         persid: the container's persistent-id validator; None = no persistent_load.
         nested: scans literal bytes given to a nested loader (None = report only).
+        findings: what was found so far; globals: every ``module.qualname`` imported.
     """
 
-    allow: Allowlist
-    file: str
-    member: str | None = None
-    base: int = 0
-    persid: PersidCheck | None = None
-    nested: NestedScan | None = None
-    findings: list[Finding] = field(default_factory=list)
-    globals: set[str] = field(default_factory=set)
-    _reported: set[str] = field(default_factory=set)
+    def __init__(
+        self,
+        allow: Allowlist,
+        file: str,
+        member: str | None = None,
+        base: int = 0,
+        persid: PersidCheck | None = None,
+        nested: NestedScan | None = None,
+    ) -> None:
+        self.allow = allow
+        self.file = file
+        self.member = member
+        self.base = base
+        self.persid = persid
+        self.nested = nested
+        self.findings: list[Finding] = []
+        self.globals: set[str] = set()
+        self._reported: set[str] = set()
 
     # -- context protocol for conditions --------------------------------------------
 

@@ -8,26 +8,46 @@ Containers are mutable while the VM runs, because pickles mutate them after crea
 (APPENDS, SETITEMS, BUILD). Nodes compare by identity, like the objects they stand for
 (a memoised list fetched twice is the same node). After `parse_pickle` returns, treat the
 graph as read-only: converters walk it (`Obj.callee`, `Obj.args`, `Obj.items`, ...).
+
+Why plain classes with ``__slots__`` and not dataclasses: these nodes are mutable,
+identity-compared working state of the VM, not values (the house rule of frozen
+dataclasses is for values, e.g. `weightguard.scan.model`). The module sits on the
+start-up path of every `weightguard scan`, and generating thirteen dataclasses costs
+about 6 ms there (each one compiles its methods at import); the hand-written classes
+below cost almost nothing and keep the same constructors, attributes and identity
+semantics.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Union
 
 
-@dataclass(eq=False, slots=True)
-class Global:
+class _Node:
+    """Common behaviour: identity equality (object's) and a field-listing repr."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        slots: tuple[str, ...] = self.__slots__
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in slots)
+        return f"{type(self).__name__}({fields})"
+
+
+class Global(_Node):
     """A global resolved by GLOBAL, STACK_GLOBAL or INST: ``module`` plus ``name``.
 
     ``name`` may be dotted (a qualname); it is kept exactly as in the stream, after the
     protocol <3 ``fix_imports`` mapping CPython applies (Lib/_compat_pickle.py).
     """
 
-    module: str
-    name: str
-    offset: int
-    opcode: str
+    __slots__ = ("module", "name", "offset", "opcode")
+
+    def __init__(self, module: str, name: str, offset: int, opcode: str) -> None:
+        self.module = module
+        self.name = name
+        self.offset = offset
+        self.opcode = opcode
 
     @property
     def qualname(self) -> str:
@@ -35,61 +55,74 @@ class Global:
         return f"{self.module}.{self.name}"
 
 
-@dataclass(eq=False, slots=True)
-class Tuple:
+class Tuple(_Node):
     """A tuple (immutable in pickle, but it may hold mutable nodes)."""
 
-    items: tuple[Value, ...]
+    __slots__ = ("items",)
+
+    def __init__(self, items: tuple[Value, ...]) -> None:
+        self.items = items
 
 
-@dataclass(eq=False, slots=True)
-class List:
+class List(_Node):
     """A list built by EMPTY_LIST/LIST and grown by APPEND(S)."""
 
-    items: list[Value] = field(default_factory=list)
+    __slots__ = ("items",)
+
+    def __init__(self, items: list[Value] | None = None) -> None:
+        self.items: list[Value] = [] if items is None else items
 
 
-@dataclass(eq=False, slots=True)
-class Dict:
+class Dict(_Node):
     """A dict built by EMPTY_DICT/DICT and grown by SETITEM(S); pairs in stream order."""
 
-    items: list[tuple[Value, Value]] = field(default_factory=list)
+    __slots__ = ("items",)
+
+    def __init__(self, items: list[tuple[Value, Value]] | None = None) -> None:
+        self.items: list[tuple[Value, Value]] = [] if items is None else items
 
 
-@dataclass(eq=False, slots=True)
-class Set:
+class Set(_Node):
     """A set built by EMPTY_SET and grown by ADDITEMS."""
 
-    items: list[Value] = field(default_factory=list)
+    __slots__ = ("items",)
+
+    def __init__(self, items: list[Value] | None = None) -> None:
+        self.items: list[Value] = [] if items is None else items
 
 
-@dataclass(eq=False, slots=True)
-class FrozenSet:
+class FrozenSet(_Node):
     """A frozenset built by FROZENSET."""
 
-    items: tuple[Value, ...]
+    __slots__ = ("items",)
+
+    def __init__(self, items: tuple[Value, ...]) -> None:
+        self.items = items
 
 
-@dataclass(eq=False, slots=True)
-class ByteArray:
+class ByteArray(_Node):
     """A bytearray built by BYTEARRAY8 (protocol 5 in-band buffer)."""
 
-    data: bytes | BytesRef
+    __slots__ = ("data",)
+
+    def __init__(self, data: bytes | BytesRef) -> None:
+        self.data = data
 
 
-@dataclass(eq=False, slots=True)
-class BytesRef:
+class BytesRef(_Node):
     """A bytes constant too large to keep in memory: where it lies in the stream.
 
     ``offset`` is relative to the start of the stream the pickle was read from.
     """
 
-    offset: int
-    length: int
+    __slots__ = ("length", "offset")
+
+    def __init__(self, offset: int, length: int) -> None:
+        self.offset = offset
+        self.length = length
 
 
-@dataclass(eq=False, slots=True)
-class LegacyString:
+class LegacyString(_Node):
     """A protocol 0/1 STRING/BINSTRING whose bytes are not ASCII.
 
     CPython decodes these with the loader's ``encoding`` (ASCII by default, UTF-8 in
@@ -97,40 +130,48 @@ class LegacyString:
     caller: we never treat them as ``str``.
     """
 
-    raw: bytes
+    __slots__ = ("raw",)
+
+    def __init__(self, raw: bytes) -> None:
+        self.raw = raw
 
 
-@dataclass(eq=False, slots=True)
-class Buffer:
+class Buffer(_Node):
     """An out-of-band buffer (NEXT_BUFFER), optionally made read-only."""
 
-    index: int
-    readonly: bool = False
+    __slots__ = ("index", "readonly")
+
+    def __init__(self, index: int, readonly: bool = False) -> None:
+        self.index = index
+        self.readonly = readonly
 
 
-@dataclass(eq=False, slots=True)
-class PersistentRef:
+class PersistentRef(_Node):
     """The result of PERSID/BINPERSID: whatever the loader's ``persistent_load`` returns.
 
     ``pid`` is the symbolic persistent id (for torch: ``('storage', Global, key, ...)``).
     """
 
-    pid: Value
-    offset: int
-    opcode: str
+    __slots__ = ("offset", "opcode", "pid")
+
+    def __init__(self, pid: Value, offset: int, opcode: str) -> None:
+        self.pid = pid
+        self.offset = offset
+        self.opcode = opcode
 
 
-@dataclass(eq=False, slots=True)
-class Ext:
+class Ext(_Node):
     """The result of EXT1/2/4: a global looked up in the copyreg extension registry."""
 
-    code: int
-    offset: int
-    opcode: str
+    __slots__ = ("code", "offset", "opcode")
+
+    def __init__(self, code: int, offset: int, opcode: str) -> None:
+        self.code = code
+        self.offset = offset
+        self.opcode = opcode
 
 
-@dataclass(eq=False, slots=True)
-class Obj:
+class Obj(_Node):
     """An object CPython would create by calling or instantiating something.
 
     Attributes:
@@ -143,15 +184,39 @@ class Obj:
         items: SETITEM(S) pairs applied to it; appended: APPEND(S) values applied to it.
     """
 
-    kind: str
-    callee: Value
-    args: Value
-    offset: int
-    opcode: str
-    kwargs: Value = None
-    state: list[Value] = field(default_factory=list)
-    items: list[tuple[Value, Value]] = field(default_factory=list)
-    appended: list[Value] = field(default_factory=list)
+    __slots__ = (
+        "appended",
+        "args",
+        "callee",
+        "items",
+        "kind",
+        "kwargs",
+        "offset",
+        "opcode",
+        "state",
+    )
+
+    def __init__(
+        self,
+        kind: str,
+        callee: Value,
+        args: Value,
+        offset: int,
+        opcode: str,
+        kwargs: Value = None,
+        state: list[Value] | None = None,
+        items: list[tuple[Value, Value]] | None = None,
+        appended: list[Value] | None = None,
+    ) -> None:
+        self.kind = kind
+        self.callee = callee
+        self.args = args
+        self.offset = offset
+        self.opcode = opcode
+        self.kwargs = kwargs
+        self.state: list[Value] = [] if state is None else state
+        self.items: list[tuple[Value, Value]] = [] if items is None else items
+        self.appended: list[Value] = [] if appended is None else appended
 
 
 Node = Union[  # noqa: UP007 - a runtime alias; `X | Y` of forward refs needs 3.10 objects
