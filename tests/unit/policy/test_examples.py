@@ -273,7 +273,7 @@ def test_strict_prod_keyless_end_to_end(shared_dir: Path, tmp_path: Path) -> Non
     policy_path.write_text(text)
     policy = load_policy(policy_path)
     result = run_gate(model, policy)
-    failed = [(c.code, c.path) for c in result.decision.checks if c.status is Status.FAILED]
+    failed = [(c.code, c.message) for c in result.decision.checks if c.status is Status.FAILED]
     assert result.report().exit_code == 0, failed
     assert {
         "signature.ok",
