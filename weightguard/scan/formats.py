@@ -14,8 +14,6 @@ import os
 import struct
 from typing import BinaryIO
 
-from weightguard.scan.zipread import ZipError, read_directory
-
 FORMATS = (
     "torch-zip",
     "torchscript",
@@ -174,6 +172,8 @@ def detect_fh(fh: BinaryIO, size: int) -> str:
     if kind in ("text", "json", "unknown") and probe_pickle(fh, size):
         return "pickle"
     if kind == "zip":
+        from weightguard.scan.zipread import ZipError, read_directory
+
         try:
             directory = read_directory(fh, size, max_members=1_000_000)
         except ZipError:
