@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -146,14 +147,20 @@ class Gather:
         self, path: Path, origin: str
     ) -> tuple[BundleFacts | StatementFacts, Bundle | None, Statement | None]:
         try:
-            bundle = parse_bundle(path.read_bytes())
+            data = path.read_bytes()
+            bundle = parse_bundle(data)
             stmt = parse_statement(bundle.envelope.payload)
         except OSError as exc:
             reason = Reason("evidence.unreadable", f"cannot read: {exc.strerror}", str(path))
             return BundleFacts(str(path), error=Problem(reason, True)), None, None
         except WeightguardError as err:
-            facts = BundleFacts(str(path), error=Problem(Reason(err.code, err.message, None)))
-            return facts, None, None
+            reason = Reason(err.code, err.message, None)
+            if _is_plain_statement(data):
+                reason = Reason(
+                    "evidence.unsigned",
+                    "an unsigned in-toto statement; policies only accept signed evidence",
+                )
+            return BundleFacts(str(path), error=Problem(reason)), None, None
         is_oms = stmt.predicate_type in (OMS_PREDICATE, OMS_LEGACY_PREDICATE)
         if origin == "signature" and not is_oms:
             reason = Reason(
@@ -342,6 +349,14 @@ def _run_scan(req: ScanRequirement, paths: list[str]) -> list[tuple[str, str]]:
     # A scan that stopped early (file budget) leaves the rest without a result.
     out += [("error", "the scanner returned no result")] * (len(paths) - len(out))
     return out
+
+
+def _is_plain_statement(data: bytes) -> bool:
+    try:
+        doc = json.loads(data)
+    except ValueError:
+        return False
+    return isinstance(doc, dict) and "_type" in doc and "dsseEnvelope" not in doc
 
 
 def _signing_time(v: Verification, stmt: Statement) -> tuple[dt.datetime | None, bool]:

@@ -844,3 +844,17 @@ def test_one_signature_never_counts_twice(kit: Kit, tmp_path: Path) -> None:
     codes = {(c.status, c.code) for c in result.decision.checks}
     assert (Status.FAILED, "signature.threshold_not_met") in codes
     assert result.report().exit_code == 1
+
+
+def test_unsigned_statement_in_evidence_folder(kit: Kit, tmp_path: Path) -> None:
+    import json
+
+    model = default_model(tmp_path / "model")
+    kit.sign(model, "team-a")
+    stmt = {"_type": "https://in-toto.io/Statement/v1", "subject": [], "predicateType": SLSA}
+    (model / "model.sig.d").mkdir()
+    (model / "model.sig.d" / "plain.json").write_text(json.dumps(stmt))
+    result = kit.gate(model, kit.policy(tmp_path / "p", STANDARD))
+    codes = {(c.status, c.code) for c in result.decision.checks}
+    assert (Status.FAILED, "evidence.unsigned") in codes
+    assert result.report().exit_code == 1
