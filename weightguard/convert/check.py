@@ -2,14 +2,15 @@
 
 Two independent readings of the file on disk:
 
-1. `ReadBack` re-reads the file from its descriptor right behind the writer (a second
-   thread, so the check costs little extra wall time): the SHA-256 of the whole file
-   (the provenance subject) and the BLAKE3 of each tensor's bytes, which must equal the
-   digests of the bytes produced from the checkpoint (`weightguard.convert.writer`);
-2. once the file is complete, the header on disk must be the planned one and the
-   `safetensors` library must open it (numpy framework, so no torch): its Rust header
-   parser validates the layout (offsets contiguous, sizes matching dtype x shape), and
-   the names, dtypes, shapes and metadata it reports must equal the plan.
+1. `ReadBack` follows the writer in a second thread: it reads each piece back from the
+   output file, and produces the same piece again from the checkpoint with its own
+   reads (`weightguard.convert.writer.tensor_bytes`); the two must be equal byte for
+   byte. The SHA-256 of the whole file (the provenance subject) is computed from the
+   bytes read back, in the same pass;
+2. once the file is complete, the `safetensors` library must open it (numpy framework,
+   so no torch): its Rust header parser validates the layout (offsets contiguous, sizes
+   matching dtype x shape), and the names, dtypes, shapes and metadata it reports must
+   equal the plan.
 """
 
 from __future__ import annotations
@@ -17,13 +18,10 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
-from collections.abc import Sequence
 
 from weightguard.convert.plan import Plan
-from weightguard.digest import Hasher, new_hasher
+from weightguard.convert.writer import CHUNK, SourceReader, tensor_bytes
 from weightguard.errors import IncompleteError
-
-_BUF = 4 << 20
 
 
 def _mismatch(path: str, message: str) -> IncompleteError:
@@ -35,16 +33,17 @@ def _mismatch(path: str, message: str) -> IncompleteError:
 
 
 class ReadBack:
-    """Reads the output behind the writer; `advance` after writes, then `finish`."""
+    """Checks the output behind the writer: call `advance` after writes, then `finish`."""
 
-    def __init__(self, fd: int, plan: Plan) -> None:
+    def __init__(self, fd: int, plan: Plan, source: SourceReader, chunk: int = CHUNK) -> None:
         self.fd = fd
-        base = len(plan.header)
-        self.total = plan.total_bytes
-        self.ranges = [(base + p.begin, base + p.end) for p in plan.placed]
-        self.digests: list[str] = []
+        self.plan = plan
+        self.source = SourceReader(source.fd, source.path)  # its own reads of the input
+        self.chunk = chunk
         self.sha256 = hashlib.sha256()
         self.error: BaseException | None = None
+        self.mismatch: str | None = None
+        self.done = False
         self._written = 0
         self._closed = False
         self._cond = threading.Condition()
@@ -64,58 +63,62 @@ class ReadBack:
             self._cond.notify()
         self._thread.join()
 
-    def finish(self) -> tuple[str, list[str]]:
-        """Join and return (whole-file SHA-256 hex, BLAKE3 hex per tensor).
+    def finish(self) -> str:
+        """Join; return the file's SHA-256 hex when every byte read back as expected.
 
         Raises:
-            OSError / EOFError: the file could not be read back in full.
+            OSError / EOFError: the file (or the checkpoint) could not be read back.
+            ValueError: a piece differs (the message names the tensor).
         """
         self.close()
         if self.error is not None:
             raise self.error
-        if len(self.digests) != len(self.ranges):
+        if self.mismatch is not None:
+            raise ValueError(self.mismatch)
+        if not self.done:
             raise EOFError("the file was not read back to its end")
-        return self.sha256.hexdigest(), self.digests
-
-    def _wait(self, pos: int) -> int:
-        with self._cond:
-            while self._written <= pos and not self._closed:
-                self._cond.wait()
-            return self._written
+        return self.sha256.hexdigest()
 
     def _run(self) -> None:
         try:
-            self._read_all()
+            self._check_all()
         except BaseException as exc:  # handed to the caller by finish()
             self.error = exc
 
-    def _read_all(self) -> None:
-        buf = bytearray(_BUF)
-        view = memoryview(buf)
-        pos, index = 0, 0
-        hasher: Hasher = new_hasher("blake3")
-        while pos < self.total:
-            limit = self._wait(pos)
-            if limit <= pos:
-                return  # closed early: the writer failed
-            n = os.preadv(self.fd, [view[: min(_BUF, limit - pos)]], pos)
-            if n == 0:
-                raise EOFError(f"the file ends at byte {pos}")
-            chunk, end = view[:n], pos + n
-            self.sha256.update(chunk)
-            while index < len(self.ranges):
-                start, stop = self.ranges[index]
-                if start < end and stop > pos:
-                    hasher.update(chunk[max(start, pos) - pos : min(stop, end) - pos])
-                if stop > end:
-                    break
-                self.digests.append(hasher.hexdigest())
-                hasher = new_hasher("blake3")
-                index += 1
-            pos = end
-        while index < len(self.ranges):  # empty tensors at the very end
-            self.digests.append(new_hasher("blake3").hexdigest())
-            index += 1
+    def _read_back(self, pos: int, expected: memoryview | bytes, buf: bytearray) -> bool:
+        """Read len(expected) bytes at `pos` once written; hash them; False if they differ."""
+        n = len(expected)
+        with self._cond:
+            while self._written < pos + n and not self._closed:
+                self._cond.wait()
+            if self._written < pos + n:
+                raise EOFError(f"the writer stopped before byte {pos + n}")
+        if n > len(buf):
+            buf = bytearray(n)
+        view = memoryview(buf)[:n]
+        got = 0
+        while got < n:
+            k = os.preadv(self.fd, [view[got:]], pos + got)
+            if k == 0:
+                raise EOFError(f"the file ends at byte {pos + got}")
+            got += k
+        self.sha256.update(view)
+        return view == expected
+
+    def _check_all(self) -> None:
+        buf = bytearray(self.chunk)
+        source_buf = bytearray(self.chunk)
+        if not self._read_back(0, self.plan.header, buf):
+            self.mismatch = "the header on disk is not the planned header"
+            return
+        pos = len(self.plan.header)
+        for placed in self.plan.placed:
+            for piece in tensor_bytes(self.source, placed.tensor, self.chunk, source_buf):
+                if not self._read_back(pos, piece, buf):
+                    self.mismatch = f"tensor {placed.tensor.name} differs from its source bytes"
+                    return
+                pos += len(piece)
+        self.done = True
 
 
 def _library_view(read_path: str, plan: Plan, shown: str) -> None:
@@ -148,31 +151,20 @@ def _library_view(read_path: str, plan: Plan, shown: str) -> None:
         raise _mismatch(shown, "header metadata differs from the plan")
 
 
-def verify_written(
-    fd: int,
-    read_path: str,
-    plan: Plan,
-    digests: Sequence[str],
-    readback: ReadBack,
-    *,
-    shown: str,
-) -> str:
-    """Check the file behind `fd` against the plan and digests; return its SHA-256 hex.
+def verify_written(fd: int, read_path: str, plan: Plan, readback: ReadBack, *, shown: str) -> str:
+    """Finish the read-back check, then open the file with safetensors; return its SHA-256.
 
     Raises:
         IncompleteError: any difference (``convert.verify_failed``).
     """
     try:
-        sha256, found = readback.finish()
+        sha256 = readback.finish()
+    except ValueError as exc:
+        raise _mismatch(shown, str(exc)) from exc
     except (OSError, EOFError) as exc:
         raise _mismatch(shown, f"cannot read it back ({exc})") from exc
     size = os.fstat(fd).st_size
     if size != plan.total_bytes:
         raise _mismatch(shown, f"{size} bytes written, {plan.total_bytes} planned")
-    if os.pread(fd, len(plan.header), 0) != plan.header:
-        raise _mismatch(shown, "the header on disk is not the planned header")
-    for placed, want, got in zip(plan.placed, digests, found, strict=True):
-        if want != got:
-            raise _mismatch(shown, f"tensor {placed.tensor.name} differs from its source bytes")
     _library_view(read_path, plan, shown)
     return sha256

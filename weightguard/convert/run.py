@@ -232,10 +232,11 @@ def _convert_one(
                 path=path,
                 max_output_bytes=int(st.st_size * expansion) + (64 << 20),
             )
-            readback = ReadBack(pending.fd, plan)
+            source = SourceReader(fd, path)
+            readback = ReadBack(pending.fd, plan, source, chunk)
             try:
-                digests = write_file(
-                    SourceReader(fd, path),
+                write_file(
+                    source,
                     pending.fd,
                     plan,
                     chunk=chunk,
@@ -245,7 +246,7 @@ def _convert_one(
                 # Durability (fsync) overlaps the end of the read-back verification.
                 synced = pool.submit(os.fsync, pending.fd)
                 out_sha = verify_written(
-                    pending.fd, pending.read_path, plan, digests, readback, shown=str(job.target)
+                    pending.fd, pending.read_path, plan, readback, shown=str(job.target)
                 )
                 synced.result()
             except OSError as exc:

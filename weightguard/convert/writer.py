@@ -4,8 +4,8 @@ Memory is O(chunk): a contiguous tensor is copied chunk by chunk with ``pread``;
 strided view (a transpose, a slice with a step, a broadcast) is gathered block by block,
 each block reading at most `chunk` bytes of the storage and producing at most `chunk`
 bytes of output (numpy's ``as_strided`` does the gather; numpy is imported only then).
-Big-endian storages are byte-swapped per element (per half for complex numbers). Each
-tensor's output bytes are hashed with BLAKE3 on the way out, for the verification pass.
+Big-endian storages are byte-swapped per element (per half for complex numbers). Every
+written byte is checked by `weightguard.convert.check.ReadBack`, which follows the writer.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from collections.abc import Callable, Iterator
 
 from weightguard.convert.model import TensorRef
 from weightguard.convert.plan import Plan
-from weightguard.digest import new_hasher
 from weightguard.errors import ModelChangedError, ModelReadError
 
 CHUNK = 8 << 20
@@ -168,8 +167,8 @@ def write_file(
     chunk: int = CHUNK,
     progress: Progress | None = None,
     written: Progress | None = None,
-) -> list[str]:
-    """Write the header and every planned tensor; returns each tensor's BLAKE3 hex digest.
+) -> None:
+    """Write the header and every planned tensor.
 
     `progress` gets the tensor bytes of each write; `written` the file offset reached
     after it (the read-back verifier follows it).
@@ -183,12 +182,9 @@ def write_file(
     if written is not None:
         written(offset)
     buf = bytearray(chunk)
-    digests: list[str] = []
     for placed in plan.placed:
-        hasher = new_hasher("blake3")
         produced = 0
         for piece in tensor_bytes(src, placed.tensor, chunk, buf):
-            hasher.update(piece)
             _write_all(out_fd, piece)
             produced += len(piece)
             if progress is not None:
@@ -203,5 +199,3 @@ def write_file(
                 path=src.path,
                 code="convert.internal_size",
             )
-        digests.append(hasher.hexdigest())
-    return digests
