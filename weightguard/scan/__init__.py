@@ -16,11 +16,12 @@ This package never imports torch, numpy or joblib, and never unpickles.
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 import sys
 import types
 from collections.abc import Iterable, Iterator
-from pathlib import Path
 
 from weightguard.errors import UsageError
 from weightguard.scan.formats import FORMATS, detect_format
@@ -50,20 +51,52 @@ __all__ = [
 PathLike = str | os.PathLike[str]
 
 
-def _walk(root: Path) -> Iterator[Path]:
+# pathlib's is_dir()/exists() treat these as "not there" and raise any other OSError.
+_MISSING = (errno.ENOENT, errno.ENOTDIR, errno.EBADF, errno.ELOOP)
+
+
+def _display(path: str) -> str:
+    """``str(pathlib.Path(path))``, without importing pathlib on every scan's start-up.
+
+    Repeated separators and ``.`` parts are dropped, ``..`` is kept, a trailing separator
+    goes, and an empty path is ``.`` (PurePosixPath parsing; other systems use pathlib).
+    """
+    if os.sep != "/":  # pragma: no cover - POSIX here; Windows parsing has drives
+        from pathlib import Path
+
+        return str(Path(path))
+    root = "/" if path.startswith("/") else ""
+    if path.startswith("//") and not path.startswith("///"):
+        root = "//"  # POSIX keeps exactly two leading slashes
+    return root + "/".join(p for p in path.split("/") if p and p != ".") or "."
+
+
+def _stat(path: str) -> os.stat_result | None:
+    try:
+        return os.stat(path)
+    except OSError as exc:
+        if exc.errno in _MISSING:
+            return None
+        raise
+    except ValueError:  # an embedded NUL byte
+        return None
+
+
+def _walk(root: str) -> Iterator[str]:
     # Sorted for stable reports; .git holds zlib objects that are not model files.
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if d != ".git")
         for name in sorted(filenames):
-            yield Path(dirpath) / name
+            yield _display(os.path.join(dirpath, name))
 
 
-def _files(paths: Iterable[PathLike]) -> Iterator[Path]:
+def _files(paths: Iterable[PathLike]) -> Iterator[str]:
     for raw in paths:
-        path = Path(raw)
-        if path.is_dir():
+        path = _display(os.fspath(raw))
+        st = _stat(path)
+        if st is not None and stat.S_ISDIR(st.st_mode):
             yield from _walk(path)
-        elif path.exists():
+        elif st is not None:
             yield path
         else:
             raise UsageError(f"{raw}: no such file or directory", code="scan.no_such_path")
@@ -119,7 +152,7 @@ def scan(
         if count >= scanner.limits.max_files:
             errors.append(f"more than {scanner.limits.max_files} files; scan stopped")
             break
-        results.append(_scan_one(scanner, str(path), errors))
+        results.append(_scan_one(scanner, path, errors))
     return ScanResult(
         files=tuple(results),
         profiles=allowlist.profiles,
