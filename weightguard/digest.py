@@ -75,17 +75,22 @@ def hash_bytes(algorithm: str, data: bytes) -> str:
 
 @dataclass(frozen=True)
 class FileState:
-    """What we compare before and after hashing to detect a concurrent change."""
+    """What we compare before and after hashing to detect a concurrent change.
+
+    ctime is included because a writer can put mtime back (`touch -d`, `os.utime`) but
+    not ctime, which the kernel moves on every content or metadata change.
+    """
 
     size: int
     mtime_ns: int
     inode: int
     device: int
+    ctime_ns: int = 0
 
     @classmethod
     def of(cls, st: os.stat_result) -> FileState:
         """Snapshot the identifying fields of a stat result."""
-        return cls(st.st_size, st.st_mtime_ns, st.st_ino, st.st_dev)
+        return cls(st.st_size, st.st_mtime_ns, st.st_ino, st.st_dev, st.st_ctime_ns)
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+import time
 from pathlib import Path
 
 import blake3
@@ -216,3 +217,23 @@ def test_first_failure_fails_the_whole_run(tmp_path: Path) -> None:
     tasks = [HashTask(str(good), 0, None)] * 5 + [HashTask(str(tmp_path / "gone"), 0, None)]
     with pytest.raises(ModelReadError):
         hash_tasks(tasks, "sha256", workers=3)
+
+
+def test_rewrite_that_restores_mtime_is_still_detected(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Regression: the writer puts mtime (and size) back; ctime still moves."""
+    f = tmp_path / "w.bin"
+    f.write_bytes(b"\0" * (2 << 20))
+    st0 = os.stat(f)
+    time.sleep(0.05)  # timestamps tick coarsely (a jiffy): let ctime be able to move
+
+    def sneaky(_fd: int) -> None:
+        with open(f, "r+b") as fh:
+            fh.seek(1 << 20)
+            fh.write(b"\1")
+        os.utime(f, ns=(st0.st_atime_ns, st0.st_mtime_ns))
+
+    _readv_that_mutates(monkeypatch, sneaky)
+    with pytest.raises(ModelChangedError):
+        hash_range(HashTask(str(f), 0, None, display="w.bin"), "sha256")
