@@ -93,9 +93,10 @@ class ReadBack:
                 self._cond.wait()
             if self._written < pos + n:
                 raise EOFError(f"the writer stopped before byte {pos + n}")
-        if n > len(buf):
-            buf = bytearray(n)
-        view = memoryview(buf)[:n]
+        # bytearray == buffer is one memcmp; memoryview == memoryview compares item by
+        # item (about 15x slower), so read into a bytearray of exactly n bytes.
+        target = buf if n == len(buf) else bytearray(n)
+        view = memoryview(target)
         got = 0
         while got < n:
             k = os.preadv(self.fd, [view[got:]], pos + got)
@@ -103,7 +104,8 @@ class ReadBack:
                 raise EOFError(f"the file ends at byte {pos + got}")
             got += k
         self.sha256.update(view)
-        return view == expected
+        other: object = expected  # bytearray.__eq__ takes any buffer
+        return target == other
 
     def _check_all(self) -> None:
         buf = bytearray(self.chunk)
