@@ -273,8 +273,8 @@ def statement_for_manifest(manifest: Manifest) -> dict[str, Any]:
     }
     if ser.shard_size is not None:
         serialization["shard_size"] = ser.shard_size  # an integer, unlike 1.1.1 (2.6)
-    if ser.ignore_paths:
-        serialization["ignore_paths"] = list(ser.ignore_paths)
+    # Always written, even empty: an absent list would make verifiers ignore git paths.
+    serialization["ignore_paths"] = list(ser.ignore_paths)
     predicate: dict[str, Any] = {
         "resources": [
             {"name": r.name, "algorithm": r.algorithm, "digest": r.digest}
@@ -374,6 +374,7 @@ def _serialization(raw: object) -> Serialization:
                 "shard_size must be a positive integer", code="statement.serialization"
             )
         shard_size = size
+    recorded = "ignore_paths" in raw
     ignores = raw.get("ignore_paths", [])
     if not isinstance(ignores, list) or not all(isinstance(i, str) for i in ignores):
         raise BundleError("ignore_paths must be a list of strings", code="statement.serialization")
@@ -382,7 +383,7 @@ def _serialization(raw: object) -> Serialization:
     symlinks = raw.get("allow_symlinks", False)
     if not isinstance(symlinks, bool):
         raise BundleError("allow_symlinks must be a boolean", code="statement.serialization")
-    return Serialization(method, hash_type, symlinks, shard_size, tuple(ignores))
+    return Serialization(method, hash_type, symlinks, shard_size, tuple(ignores), recorded)
 
 
 def _resource(raw: object, ser: Serialization) -> Resource:

@@ -45,8 +45,9 @@ def verification_ignores(
 ) -> list[str]:
     """Ignore list for verification: the signed `ignore_paths` (git paths for bundles
     that predate recording them, oms-format.md 2.9), the signature file, user extras."""
-    recorded = list(manifest.serialization.ignore_paths)
-    if not recorded and manifest.serialization.method == "files" and manifest.model_name:
+    ser = manifest.serialization
+    recorded = list(ser.ignore_paths)
+    if not ser.ignore_paths_recorded and ser.method == "files" and manifest.model_name:
         recorded = list(GIT_PATHS)
     if signature_rel:
         recorded.append(signature_rel)

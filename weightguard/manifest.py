@@ -53,6 +53,9 @@ class Serialization:
     allow_symlinks: bool = False
     shard_size: int | None = None
     ignore_paths: tuple[str, ...] = ()
+    # False only for bundles without an `ignore_paths` key (before 1.1, or 1.1.1 when
+    # nothing was ignored): verifiers then ignore the root git paths (2.9).
+    ignore_paths_recorded: bool = True
 
 
 @dataclass(frozen=True)

@@ -153,6 +153,16 @@ def test_default_signature_inside_model_and_other_curves(tmp_path: Path, curve: 
     assert v.rc == 0, v.stderr
 
 
+def test_bundle_with_nothing_ignored_verifies_with_model_signing(
+    tmp_path: Path, keys: KeyPair
+) -> None:
+    """weightguard writes `ignore_paths: []` when nothing is ignored; 1.1.1 accepts it."""
+    model = ordering_trap_model(tmp_path / "m")
+    sig = tmp_path / "all.sig"
+    _wg_sign(model, sig, "--key", keys.private, "--no-ignore-git-paths")
+    verifying.Config().use_elliptic_key_verifier(public_key=keys.public).verify(model, sig)
+
+
 def test_single_file_bundle_verifies_with_model_signing_cli(tmp_path: Path, keys: KeyPair) -> None:
     f = single_file_model(tmp_path)
     _wg_sign(f, tmp_path / "f.sig", "--key", keys.private)

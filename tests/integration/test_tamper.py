@@ -335,3 +335,20 @@ def test_crafted_bundle_of_the_right_files_is_accepted(plain: Signed) -> None:
     _craft(plain, _signed_resources(plain))
     r = run_cli("verify", plain.model, "--signature", plain.sig, "--key", plain.keys.public)
     assert r.rc == 0, r.stdout
+
+
+def test_git_file_added_to_a_model_signed_with_git_paths(
+    tmp_path: Path, craft_keys: KeyPair
+) -> None:
+    """Regression: signed with `--no-ignore-git-paths` (nothing ignored), the bundle lists
+    an empty `ignore_paths`; a root `.gitattributes` added later is not silently ignored
+    (only bundles without the key get the legacy git-path default)."""
+    model = ordering_trap_model(tmp_path / "m")
+    sig = tmp_path / "m.sig"
+    r = run_cli(
+        "sign", model, "--key", craft_keys.private, "--signature", sig, "--no-ignore-git-paths"
+    )
+    assert r.rc == 0, r.stderr
+    write(model / ".gitattributes", b"*.bin filter=lfs\n")
+    w = Signed(model, sig, craft_keys, craft_keys, None, sig)  # type: ignore[arg-type]
+    assert verify(w) == ["file.unsigned"]

@@ -297,6 +297,17 @@ def test_shard_variants_accepted() -> None:
     assert spec.resources[0].path == "a:b"
 
 
+def test_ignore_paths_always_written_and_absence_remembered() -> None:
+    """Regression: an empty ignore list is written (not omitted), so verifiers can tell
+    "nothing ignored" from "bundle predates ignore_paths" (legacy git-path default)."""
+    man = Manifest("m", _manifest().resources, Serialization("files", "sha256"))
+    stmt = statement_for_manifest(man)
+    assert stmt["predicate"]["serialization"]["ignore_paths"] == []
+    assert _reparse(stmt).serialization.ignore_paths_recorded
+    legacy = _edit(stmt, predicate__serialization__ignore_paths=KeyError)
+    assert not _reparse(legacy).serialization.ignore_paths_recorded
+
+
 def test_empty_files_absent_means_not_recorded() -> None:
     """Foreign shard bundles carry no `weightguard_empty_files`: None, not ()."""
     assert _reparse(_edit(SH, predicate__weightguard_empty_files=KeyError)).empty_files is None
