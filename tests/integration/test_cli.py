@@ -282,8 +282,8 @@ def test_verify_usage_errors(signed: Path, keys: KeyPair, args: list[str]) -> No
     args = [
         {"PUB": str(keys.public), "MISSING": str(signed / "missing.pem")}.get(a, a) for a in args
     ]
-    r = run_cli("verify", signed, *args, "--format", "json") if "--format" not in args else None
-    r = r or run_cli("verify", signed, *args)
+    fmt = [] if "--format" in args else ["--format", "json"]
+    r = run_cli("verify", signed, *args, *fmt)
     assert r.rc == 2, (r.stdout, r.stderr)
     assert r.stdout == ""
 
