@@ -224,7 +224,10 @@ def enumerate_model(
             rel = "/".join(parts)
             if _is_ignored(parts, ignores):
                 continue  # ignores are applied before the symlink check (upstream #550)
-            est = entry.stat(follow_symlinks=False)
+            try:
+                est = entry.stat(follow_symlinks=False)
+            except OSError as exc:  # e.g. deleted between listing and stat: fail closed
+                raise ModelReadError(f"cannot stat: {exc.strerror}", path=rel) from exc
             if stat.S_ISLNK(est.st_mode):
                 if not allow_symlinks:
                     raise RejectedError(

@@ -305,3 +305,26 @@ def test_generated_trees_shard_and_file_manifests_agree(
         covered[path] = end
     assert covered == {p: len(d) for p, d in written.items() if d}
     assert set(shards_man.empty_files or ()) == {p for p, d in written.items() if not d}
+
+
+def test_file_vanishing_while_listing_is_a_read_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Regression: a raw FileNotFoundError escaped (no reason code, no JSON report)."""
+    import weightguard.manifest as manifest_mod
+    from weightguard.errors import ModelReadError
+
+    m = ordering_trap_model(tmp_path / "m")
+    real_scandir = os.scandir
+
+    def scandir(path: bytes) -> list[os.DirEntry[bytes]]:
+        entries = list(real_scandir(path))
+        for e in entries:
+            if e.name == b"weights.json":
+                os.unlink(e.path)  # gone after listing, before its stat
+        return entries
+
+    monkeypatch.setattr(manifest_mod.os, "scandir", scandir)
+    with pytest.raises(ModelReadError) as info:
+        enumerate_model(m)
+    assert info.value.path == "weights.json"
