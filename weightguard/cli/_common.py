@@ -7,7 +7,6 @@ their exit code, and any other exception into exit 4 (never success).
 from __future__ import annotations
 
 import functools
-import json
 import os
 import sys
 from collections.abc import Callable
@@ -67,6 +66,8 @@ def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
 
 def report_json(report: Report) -> str:
     """The report as one JSON document (with a trailing newline)."""
+    import json  # only when JSON is asked for: `weightguard scan` text output never needs it
+
     return json.dumps(report.to_json_dict(), indent=2, sort_keys=False) + "\n"
 
 
