@@ -59,16 +59,19 @@ def _signed_file_outside_inventory(
     inv: Inventory, rel: str, allow_symlinks: bool
 ) -> ModelFile | None:
     # A signed file can never be ignored away (1.1.1: "cannot ignore a signed file").
+    # It must still be a regular file (a symlink only if allowed) inside the model root:
+    # an ignored directory may be a symlink the listing never looked at.
     path = inv.root / rel
     try:
         st = os.lstat(path)
+        if stat.S_ISLNK(st.st_mode) and allow_symlinks:
+            st = os.stat(path)
+        real, real_root = os.path.realpath(path), os.path.realpath(inv.root)
     except OSError:
+        return None  # reported as missing
+    if not stat.S_ISREG(st.st_mode) or os.path.commonpath([real_root, real]) != real_root:
         return None
-    if stat.S_ISLNK(st.st_mode) and allow_symlinks:
-        st = os.stat(path)
-    if not stat.S_ISREG(st.st_mode):
-        return None
-    return ModelFile(rel, str(path), FileState.of(st))
+    return ModelFile(rel, real, FileState.of(st))
 
 
 def check_model(

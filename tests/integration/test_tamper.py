@@ -352,3 +352,21 @@ def test_git_file_added_to_a_model_signed_with_git_paths(
     write(model / ".gitattributes", b"*.bin filter=lfs\n")
     w = Signed(model, sig, craft_keys, craft_keys, None, sig)  # type: ignore[arg-type]
     assert verify(w) == ["file.unsigned"]
+
+
+def test_ignored_directory_symlinked_outside_the_model(tmp_path: Path, craft_keys: KeyPair) -> None:
+    """Regression: `--ignore weights` skipped the listing of `weights/`, and the signed
+    files under it were then read through a directory symlink pointing outside the model
+    (same bytes, so it was accepted). Signed files must be inside the model root."""
+    model = ordering_trap_model(tmp_path / "m")
+    sig = tmp_path / "m.sig"
+    assert run_cli("sign", model, "--key", craft_keys.private, "--signature", sig).rc == 0
+    (model / "weights").rename(tmp_path / "outside")
+    (model / "weights").symlink_to(tmp_path / "outside", target_is_directory=True)
+    w = Signed(model, sig, craft_keys, craft_keys, None, sig)  # type: ignore[arg-type]
+    assert verify(w) == ["model.symlink"]
+    r = run_cli(
+        "verify", model, "--signature", sig, "--key", craft_keys.public, "--ignore", "weights",
+        "--format", "json",
+    )  # fmt: skip
+    assert r.rc == 1 and r.error_codes() == ["file.missing", "file.missing"]
