@@ -118,3 +118,14 @@ def test_unsupported_formats_are_refused_clearly(tmp_path: Path) -> None:
         convert(st, tmp_path / "again.safetensors")
     assert exc.value.code == "convert.unsupported_format"
     assert "already safetensors" in exc.value.message
+
+
+def test_top_level_convert_is_callable_every_time(tmp_path: Path) -> None:
+    import weightguard
+
+    src = tmp_path / "m.pkl"
+    np = pytest.importorskip("numpy")
+    src.write_bytes(pickle.dumps({"w": np.ones(2)}, protocol=4))
+    first = weightguard.convert(src, tmp_path / "a.safetensors")
+    second = weightguard.convert(src, tmp_path / "b.safetensors")  # now bound to the module
+    assert first.accepted and second.accepted
