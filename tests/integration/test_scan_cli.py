@@ -111,3 +111,50 @@ def test_library_api(files: dict[str, Path]) -> None:
     import weightguard.scan as module
 
     assert module(files["clean"]).clean  # the module stays callable once imported
+
+
+_STARTUP_PROBE = """
+import sys
+before = set(sys.modules)
+from weightguard.cli import main
+try:
+    main(["scan", sys.argv[1]])
+except SystemExit as exc:
+    code = exc.code
+print("PROBE", code, " ".join(sorted(set(sys.modules) - before)))
+"""
+# Never needed to scan a torch checkpoint: other formats' readers, opt-in profiles, report
+# renderers we were not asked for, and the heavy libraries.
+_NOT_AT_START_UP = {
+    "weightguard.scan.archives", "weightguard.scan.datafiles", "weightguard.scan.joblibfmt",
+    "weightguard.scan.profiles_optin", "weightguard.scan.sarif", "pathlib", "json", "tarfile",
+    "zipfile", "gzip", "bz2", "lzma", "torch", "numpy", "joblib",
+}
+
+
+@pytest.mark.parametrize("kind", ["torch-zip", "torch-legacy"])
+def test_scan_start_up_loads_only_what_the_format_needs(tmp_path: Path, kind: str) -> None:
+    """Start-up is a benchmark target (benchmarks/bench_scan.py): each format's reader is
+    imported when a file of that format is met, nothing else."""
+    import subprocess
+    import sys
+    import zipfile
+
+    path = tmp_path / "model.pt"
+    if kind == "torch-zip":
+        with zipfile.ZipFile(path, "w") as zf:
+            zf.writestr("archive/data.pkl", pickle.dumps({"step": 1}, protocol=2))
+            zf.writestr("archive/version", "3\n")
+        unwanted = _NOT_AT_START_UP | {"weightguard.scan.legacy"}
+    else:
+        parts = [0x1950A86A20F9469CFC6C, 1001, {"little_endian": True}, {"step": 1}, []]
+        path.write_bytes(b"".join(pickle.dumps(p, protocol=2) for p in parts))
+        unwanted = _NOT_AT_START_UP | {"weightguard.scan.zipread", "weightguard.scan.zipscan"}
+    out = subprocess.run(
+        [sys.executable, "-c", _STARTUP_PROBE, str(path)], capture_output=True, text=True,
+        check=True,
+    ).stdout.splitlines()[-1].split()
+    assert out[:2] == ["PROBE", "0"]
+    loaded = set(out[2:])
+    assert f"weightguard.scan.{'zipscan' if kind == 'torch-zip' else 'legacy'}" in loaded
+    assert not loaded & unwanted, sorted(loaded & unwanted)
