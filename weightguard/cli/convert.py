@@ -33,7 +33,8 @@ def render_text(report: Report) -> str:
             f"  {f['input']} [{f['format']}] -> {f['output']}: {f['tensors']} tensors, "
             f"{len(f['aliases'])} aliases, {len(f['kept'])} kept, {len(f['dropped'])} dropped"
         )
-        lines.append(f"    sha256 in  {f['input_sha256']}")
+        if f["input_sha256"]:
+            lines.append(f"    sha256 in  {f['input_sha256']}")
         lines.append(f"    sha256 out {f['output_sha256']}")
         if f["state_dict"]:
             lines.append(f"    state dict at {f['state_dict']}")

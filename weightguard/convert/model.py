@@ -98,7 +98,8 @@ class FileConversion:
     Attributes:
         input / output: paths.
         input_format: detected format of the input.
-        input_sha256 / output_sha256: hex digests of the whole files.
+        input_sha256 / output_sha256: hex digests of the whole files (the input's is
+            computed only when a provenance record is written, else None).
         tensors: tensors written; aliases: alias name -> kept name.
         kept / dropped: non-tensor entries.
         state_dict_path: where the state dict was found.
@@ -108,7 +109,7 @@ class FileConversion:
     input: str
     output: str
     input_format: str
-    input_sha256: str
+    input_sha256: str | None
     output_sha256: str
     tensors: int
     aliases: dict[str, str] = field(default_factory=dict)

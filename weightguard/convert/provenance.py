@@ -75,6 +75,8 @@ def build_statement(
         safetensors_version = version("safetensors")
     except Exception:  # pragma: no cover - metadata missing in odd installs
         safetensors_version = "unknown"
+    if any(fc.input_sha256 is None for _i, _o, fc in files):
+        raise ValueError("provenance needs the input digests")
     subjects: list[tuple[str, Mapping[str, str]]] = [
         (out, {"sha256": fc.output_sha256}) for _inp, out, fc in files
     ]

@@ -211,6 +211,7 @@ def _convert_one(
     chunk: int,
     expansion: float,
     progress: Progress | None,
+    hash_input: bool,
 ) -> FileConversion:
     path = str(job.source)
     flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
@@ -222,7 +223,13 @@ def _convert_one(
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode) or FileState.of(st) != job.state:
             raise ModelChangedError("the input changed after it was scanned", path=path)
-        input_hash = pool.submit(hash_range, HashTask(path, 0, None, job.state), "sha256")
+        # The input's SHA-256 (a provenance material) costs a full SHA-256 pass: only
+        # when a record is written. It also re-checks that the input did not change.
+        input_hash = (
+            pool.submit(hash_range, HashTask(path, 0, None, job.state), "sha256")
+            if hash_input
+            else None
+        )
         try:
             ckpt = open_checkpoint(path, fh, job.fmt)
             extraction = extract(ckpt, state_dict_key=state_dict_key)
@@ -258,7 +265,7 @@ def _convert_one(
             finally:
                 readback.close()
         finally:
-            in_sha = input_hash.result()  # also re-checks that the input did not change
+            in_sha = input_hash.result() if input_hash is not None else None
         if FileState.of(os.fstat(fd)) != job.state:
             raise ModelChangedError("the input changed during the conversion", path=path)
     return FileConversion(
@@ -363,6 +370,7 @@ def convert(
                     chunk=chunk_size,
                     expansion=expansion,
                     progress=progress,
+                    hash_input=signer is not None,
                 )
             )
         globals_ = tuple(sorted({g for f in scan_result.files for g in f.globals}))
