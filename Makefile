@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	# torch first, pinned to the CPU build on this machine's disk; a looser spec pulls a CUDA build.
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e '.[test,all]'
+	$(PY) -m pip install -q -e '.[test,all]' -c requirements/image.txt
 	touch $(STAMP)
 
 lint: $(STAMP)

@@ -51,6 +51,18 @@ def default_signature_path(model_path: str | os.PathLike[str]) -> Path:
     return p / SIGNATURE_NAME if p.is_dir() else p.with_name(p.name + ".sig")
 
 
+def signature_ignores(model_path: Path, signature: Path) -> list[str]:
+    """Model-relative paths that hold signatures, never model content: for a directory,
+    `model.sig`, the co-signature folder `model.sig.d/` and the chosen bundle path."""
+    if not model_path.is_dir():
+        return []
+    names = [SIGNATURE_NAME, SIGNATURE_NAME + ".d"]
+    rel = _relative_inside(model_path, signature)
+    if rel and rel not in names and not rel.startswith(SIGNATURE_NAME + ".d/"):
+        names.append(rel)
+    return names
+
+
 def _relative_inside(model_path: Path, signature: Path) -> str | None:
     if not model_path.is_dir():
         return None
@@ -103,10 +115,7 @@ def sign(
     """
     model = Path(model_path)
     sig_path = Path(signature_path) if signature_path else default_signature_path(model)
-    ignores = list(ignore_paths)
-    sig_rel = _relative_inside(model, sig_path)
-    if sig_rel:
-        ignores.append(sig_rel)
+    ignores = [*ignore_paths, *signature_ignores(model, sig_path)]
     inventory = enumerate_model(
         model,
         ignore_paths=ignores,
@@ -245,7 +254,7 @@ def verify(
             model,
             manifest,
             signature_rel=_relative_inside(model, sig_path),
-            ignore_paths=ignore_paths,
+            ignore_paths=[*ignore_paths, *signature_ignores(model, sig_path)],
             allow_symlinks=allow_symlinks,
             allow_unsigned_files=allow_unsigned_files,
             workers=workers,
@@ -302,12 +311,10 @@ def digest(
 ) -> str:
     """The OMS root digest (hex) of a model, as `sign` would put in the subject.
 
-    The default signature file (`model.sig` inside a directory) is ignored, like `sign`.
+    Signature paths (`model.sig`, `model.sig.d/` inside a directory) are ignored, like `sign`.
     """
     model = Path(model_path)
-    ignores = list(ignore_paths)
-    if model.is_dir():
-        ignores.append(SIGNATURE_NAME)
+    ignores = [*ignore_paths, *signature_ignores(model, default_signature_path(model))]
     inventory = enumerate_model(
         model,
         ignore_paths=ignores,
