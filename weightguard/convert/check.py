@@ -19,6 +19,7 @@ import contextlib
 import hashlib
 import os
 import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 
 from weightguard.convert.plan import Plan
 from weightguard.convert.writer import CHUNK, SourceReader, tensor_bytes
@@ -63,6 +64,12 @@ class ReadBack:
         self._written = 0
         self._closed = False
         self._cond = threading.Condition()
+        # SHA-256 runs in its own thread on one buffer while the next one is read and
+        # compared (hashlib releases the GIL): the pass costs about one SHA-256.
+        self._hasher = ThreadPoolExecutor(1, thread_name_prefix="wg-sha256")
+        self._buffers = [bytearray(chunk), bytearray(chunk)]
+        self._hashing: list[Future[None] | None] = [None, None]
+        self._turn = 0
         self._thread = threading.Thread(target=self._run, name="wg-readback", daemon=True)
         self._thread.start()
 
@@ -98,10 +105,15 @@ class ReadBack:
     def _run(self) -> None:
         try:
             self._check_all()
+            for pending in self._hashing:
+                if pending is not None:
+                    pending.result()
         except BaseException as exc:  # handed to the caller by finish()
             self.error = exc
+        finally:
+            self._hasher.shutdown(wait=True)
 
-    def _read_back(self, pos: int, expected: memoryview | bytes, buf: bytearray) -> bool:
+    def _read_back(self, pos: int, expected: memoryview | bytes) -> bool:
         """Read len(expected) bytes at `pos` once written; hash them; False if they differ."""
         n = len(expected)
         with self._cond:
@@ -109,8 +121,14 @@ class ReadBack:
                 self._cond.wait()
             if self._written < pos + n:
                 raise EOFError(f"the writer stopped before byte {pos + n}")
+        turn = self._turn
+        self._turn ^= 1
+        previous = self._hashing[turn]
+        if previous is not None:
+            previous.result()  # that buffer is hashed: it may be reused
         # bytearray == buffer is one memcmp; memoryview == memoryview compares item by
         # item (about 15x slower), so read into a bytearray of exactly n bytes.
+        buf = self._buffers[turn]
         target = buf if n == len(buf) else bytearray(n)
         view = memoryview(target)
         got = 0
@@ -119,20 +137,19 @@ class ReadBack:
             if k == 0:
                 raise EOFError(f"the file ends at byte {pos + got}")
             got += k
-        self.sha256.update(view)
+        self._hashing[turn] = self._hasher.submit(self.sha256.update, view)
         other: object = expected  # bytearray.__eq__ takes any buffer
         return target == other
 
     def _check_all(self) -> None:
-        buf = bytearray(self.chunk)
         source_buf = bytearray(self.chunk)
-        if not self._read_back(0, self.plan.header, buf):
+        if not self._read_back(0, self.plan.header):
             self.mismatch = "the header on disk is not the planned header"
             return
         pos = flushed = len(self.plan.header)
         for placed in self.plan.placed:
             for piece in tensor_bytes(self.source, placed.tensor, self.chunk, source_buf):
-                if not self._read_back(pos, piece, buf):
+                if not self._read_back(pos, piece):
                     self.mismatch = f"tensor {placed.tensor.name} differs from its source bytes"
                     return
                 pos += len(piece)

@@ -10,6 +10,7 @@ written byte is checked by `weightguard.convert.check.ReadBack`, which follows t
 
 from __future__ import annotations
 
+import errno
 import itertools
 import os
 from collections.abc import Callable, Iterator
@@ -152,6 +153,42 @@ def tensor_bytes(
         yield _swap(piece, t.dtype.swap_unit) if t.big_endian and t.dtype.swap_unit > 1 else piece
 
 
+class _NoKernelCopy(Exception):
+    """copy_file_range is unavailable for this pair of files (nothing was copied)."""
+
+
+def _plain_copy(t: TensorRef) -> bool:
+    """The tensor's bytes are one range of the checkpoint file, as they are to be written."""
+    swap = t.big_endian and t.dtype.swap_unit > 1
+    return t.span.data is None and not swap and is_contiguous(t.shape, t.strides)
+
+
+def _kernel_copy(src: SourceReader, out_fd: int, t: TensorRef, chunk: int) -> Iterator[int]:
+    """Copy a plain tensor with copy_file_range (no trip through user space), by chunks."""
+    start, total, done = t.span.offset + t.offset, t.nbytes, 0
+    while done < total:
+        try:
+            n = os.copy_file_range(src.fd, out_fd, min(chunk, total - done), start + done)
+        except OSError as exc:
+            if done == 0 and exc.errno in (
+                errno.EXDEV,
+                errno.ENOSYS,
+                errno.EINVAL,
+                errno.EOPNOTSUPP,
+            ):
+                raise _NoKernelCopy from exc
+            raise
+        if n == 0:
+            raise ModelChangedError("the checkpoint ended early", path=src.path)
+        done += n
+        yield n
+
+
+def _write_piece(fd: int, piece: memoryview) -> int:
+    _write_all(fd, piece)
+    return len(piece)
+
+
 def _write_all(fd: int, data: memoryview | bytes) -> None:
     view = memoryview(data)
     while view:
@@ -182,15 +219,30 @@ def write_file(
     if written is not None:
         written(offset)
     buf = bytearray(chunk)
+    in_kernel = hasattr(os, "copy_file_range")
     for placed in plan.placed:
+        t = placed.tensor
         produced = 0
-        for piece in tensor_bytes(src, placed.tensor, chunk, buf):
-            _write_all(out_fd, piece)
-            produced += len(piece)
-            if progress is not None:
-                progress(len(piece))
-            if written is not None:
-                written(offset + produced)
+        if in_kernel and _plain_copy(t):
+            pieces: Iterator[int] = _kernel_copy(src, out_fd, t, chunk)
+        else:
+            pieces = (_write_piece(out_fd, piece) for piece in tensor_bytes(src, t, chunk, buf))
+        try:
+            for n in pieces:
+                produced += n
+                if progress is not None:
+                    progress(n)
+                if written is not None:
+                    written(offset + produced)
+        except _NoKernelCopy:
+            in_kernel = False  # e.g. across file systems on old kernels: copy in user space
+            for piece in tensor_bytes(src, t, chunk, buf):
+                _write_all(out_fd, piece)
+                produced += len(piece)
+                if progress is not None:
+                    progress(len(piece))
+                if written is not None:
+                    written(offset + produced)
         offset += produced
         if produced != placed.end - placed.begin:
             raise ModelReadError(

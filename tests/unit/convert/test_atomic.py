@@ -110,3 +110,23 @@ def test_force_replaces_an_existing_output(tmp_path: Path) -> None:
     convert(src, out, force=True)
     assert out.read_bytes()[:8] != b"old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.pkl", "m.safetensors"]
+
+
+def test_user_space_copy_when_the_kernel_cannot(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    src = _checkpoint(tmp_path / "in.pkl", 8)  # big arrays: file ranges, copied in-kernel
+    convert(src, tmp_path / "kernel.safetensors")
+
+    def exdev(*_a: object) -> int:
+        raise OSError(errno.EXDEV, "cross-device")
+
+    monkeypatch.setattr(os, "copy_file_range", exdev)
+    convert(src, tmp_path / "user.safetensors")
+    monkeypatch.delattr(os, "copy_file_range")
+    convert(src, tmp_path / "none.safetensors")
+    data = (tmp_path / "kernel.safetensors").read_bytes()
+    assert data == (tmp_path / "user.safetensors").read_bytes()
+    assert data == (tmp_path / "none.safetensors").read_bytes()
