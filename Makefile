@@ -12,7 +12,10 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	# torch first, pinned to the CPU build on this machine's disk; a looser spec pulls a CUDA build.
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e '.[test,all]' -c requirements/image.txt
+	# Test with the exact versions the image ships (hashes stripped: pip refuses hashes
+	# next to an editable install).
+	grep -oE '^[A-Za-z0-9_.-]+==[^ ]+' requirements/image.txt > $(VENV)/constraints.txt
+	$(PY) -m pip install -q -e '.[test,all]' -c $(VENV)/constraints.txt
 	touch $(STAMP)
 
 lint: $(STAMP)
