@@ -130,3 +130,48 @@ def test_directory_with_output_dir(tmp_path: Path) -> None:
         "model-00001-of-00002.safetensors",
         "model-00002-of-00002.safetensors",
     ]
+
+
+@pytest.mark.shared
+def test_keyless_signed_record(shared_dir: Path, tmp_path: Path, model: Path) -> None:
+    """--sigstore against the local fake Fulcio/Rekor/OIDC stack from ../shared."""
+    pytest.importorskip("sigstore")
+    import importlib.util
+
+    from weightguard.cli.sigstore_options import build_sigstore_verifier
+
+    tool = shared_dir / "interop/sigstore/tools/virtual_sigstore.py"
+    spec = importlib.util.spec_from_file_location("wg_convert_virtual_sigstore", tool)
+    assert spec is not None and spec.loader is not None
+    vs = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(vs)
+    issuer = "https://idp.weightguard.test"
+    workflow = "https://github.com/acme/models/.github/workflows/convert.yml@refs/heads/main"
+    idp = vs.FakeIdP(issuer)
+    _, stop, ctc = vs.serve_fakes(vs.VirtualSigstore(), idp)
+    try:
+        (tmp_path / "tc.json").write_text(json.dumps(ctc))
+        (tmp_path / "root.json").write_text(json.dumps(ctc["trustedRoot"]))
+        out = tmp_path / "keyless.safetensors"
+        rc, text = invoke(
+            model,
+            "-o",
+            out,
+            "--sigstore",
+            "--identity-token",
+            idp.token(workflow),
+            "--trust-config",
+            tmp_path / "tc.json",
+        )
+        assert rc == 0, text
+    finally:
+        stop()
+    verifier = build_sigstore_verifier(
+        {
+            "sigstore_identity": workflow,
+            "sigstore_issuer": issuer,
+            "trusted_root": str(tmp_path / "root.json"),
+        }
+    )
+    rec = verify_record(str(out) + ".provenance.json", verifier, output=out, input=model)  # type: ignore[arg-type]
+    assert rec.signer.kind and rec.input_verified
