@@ -204,7 +204,8 @@ def build(root: Path) -> list[Case]:
         "bool": np.array([True, False, True]),
         "complex": (np.arange(4) + 1j).astype(np.complex64),
         "scalar0d": np.array(2.5, dtype=np.float16),
-        "big": np.random.default_rng(0).random((300, 600)).astype(np.float32),
+        # over 1 MiB: the parser keeps a reference to its bytes in the file (BytesRef)
+        "big": np.random.default_rng(0).random((600, 600)).astype(np.float32),
     }
     tsave("torch_with_numpy", {"t": torch.ones(2), "a": arrays["f32"]})
     for proto in (2, 4, 5):
