@@ -96,7 +96,7 @@ def render_text(report: Report) -> str:
     help="Tensor name to keep when tied tensors are de-duplicated (repeatable).",
 )
 @click.option(
-    "--key",
+    "--state-dict",
     "state_dict_key",
     metavar="PATH",
     help="Dotted path of the state dict inside the checkpoint [default: found "

@@ -5,7 +5,7 @@ Naming rules (documented in docs/convert.md):
 1. The state dict: starting at the root, while the current mapping has one of
    `COMMON_KEYS` (checked in that order) whose value is a mapping holding a tensor,
    descend into it (Lightning ``state_dict``, DeepSpeed ``module``, ``model`` ...).
-   ``state_dict_key`` (``--key a.b``) names the path instead.
+   ``state_dict_key`` (``--state-dict a.b``) names the path instead.
 2. Inside it, tensors are named by their dotted path; nested mappings and lists are
    flattened (``encoder.layers.0.weight``). A checkpoint that is one bare tensor names
    it ``tensor``.
@@ -418,7 +418,7 @@ def _walk_to_state_dict(ex: Extractor, root: Value, key: str | None) -> tuple[Va
         pairs = mapping_pairs(node)
         if pairs is None:
             if wanted:
-                raise UsageError(f"--key {key}: {path or 'the root'} is not a mapping")
+                raise UsageError(f"--state-dict {key}: {path or 'the root'} is not a mapping")
             return node, path
         if wanted is not None:
             if not wanted:
@@ -426,7 +426,7 @@ def _walk_to_state_dict(ex: Extractor, root: Value, key: str | None) -> tuple[Va
             step = wanted.pop(0)
             chosen = next((v for k, v in pairs if k == step), None)
             if chosen is None:
-                raise UsageError(f"--key {key}: no entry {step!r} in {path or 'the root'}")
+                raise UsageError(f"--state-dict {key}: no entry {step!r} in {path or 'the root'}")
         else:
             step = next(
                 (k for k in COMMON_KEYS for kk, v in pairs if kk == k and ex.holds_tensor(v)), ""
