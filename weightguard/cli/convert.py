@@ -29,6 +29,9 @@ def render_text(report: Report) -> str:
     head = f"weightguard convert: {report.verdict.value.upper()} (exit {int(report.exit_code)})"
     lines = [head if d["files"] else head + " - nothing written"]
     for f in d["files"]:
+        if f["format"] == "hf-index":
+            lines.append(f"  {f['input']} [shard index] -> {f['output']}: shard names updated")
+            continue
         lines.append(
             f"  {f['input']} [{f['format']}] -> {f['output']}: {f['tensors']} tensors, "
             f"{len(f['aliases'])} aliases, {len(f['kept'])} kept, {len(f['dropped'])} dropped"

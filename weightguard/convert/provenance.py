@@ -42,6 +42,7 @@ _MEDIA_TYPES = {
     "torch-legacy": "application/vnd.pytorch.legacy",
     "pickle": "application/x-pickle",
     "joblib": "application/vnd.joblib",
+    "hf-index": "application/json",
 }
 
 

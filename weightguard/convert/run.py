@@ -30,6 +30,7 @@ from weightguard.convert.model import ConversionResult, FileConversion
 from weightguard.convert.outfile import PendingFile
 from weightguard.convert.plan import make_plan
 from weightguard.convert.provenance import BUILDER_ID, build_statement
+from weightguard.convert.shards import INDEX_SUFFIX, IndexRewrite, index_target, plan_index
 from weightguard.convert.source import CONVERTIBLE_FORMATS, open_checkpoint
 from weightguard.convert.writer import CHUNK, SourceReader, write_file
 from weightguard.digest import FileState, HashTask, hash_range
@@ -95,12 +96,13 @@ def _same_file(a: Path, b: Path) -> bool:
 
 def _plan_jobs(
     source: Path, output: Path | None, force: bool
-) -> tuple[list[_Job], list[str], bool]:
-    """(jobs, skipped files, directory mode)."""
+) -> tuple[list[_Job], list[str], bool, list[IndexRewrite]]:
+    """(jobs, skipped files, directory mode, rewritten shard indexes)."""
     if not source.exists():
         raise UsageError(f"{source}: no such file or directory", code="convert.no_input")
     jobs: list[_Job] = []
     skipped: list[str] = []
+    indexes: list[IndexRewrite] = []
     directory = source.is_dir()
     if directory:
         out_root = output or source
@@ -133,6 +135,15 @@ def _plan_jobs(
                 f"{', '.join(CONVERTIBLE_FORMATS)} files)",
                 code="convert.no_input",
             )
+        converted = {j.source: j.target for j in jobs}
+        for name in list(skipped):
+            path = Path(name)
+            if path.name.endswith(INDEX_SUFFIX) and not path.is_symlink():
+                target = out_root / index_target(path.relative_to(source), default_output)
+                rewrite = plan_index(path, target, converted)
+                if isinstance(rewrite, IndexRewrite):
+                    indexes.append(rewrite)
+                    skipped.remove(name)
     else:
         real = source.resolve()
         target = output or default_output(source)
@@ -149,7 +160,7 @@ def _plan_jobs(
                 str(source),
             )
         )
-    targets = [j.target.resolve() for j in jobs]
+    targets = [j.target.resolve() for j in jobs] + [i.target.resolve() for i in indexes]
     if len(set(targets)) != len(targets):
         raise UsageError(
             "two inputs would convert to the same output name", code="convert.output_clash"
@@ -159,19 +170,20 @@ def _plan_jobs(
             raise UsageError(
                 "the output would overwrite the input", path=str(job.target), code="output.is_input"
             )
-        if job.target.exists() and not force:
+    for target in [j.target for j in jobs] + [i.target for i in indexes]:
+        if target.exists() and not force:
             raise UsageError(
                 "the output exists (use --force to replace it)",
-                path=str(job.target),
+                path=str(target),
                 code="output.exists",
             )
-    return jobs, skipped, directory
+    return jobs, skipped, directory, indexes
 
 
-def _scan(jobs: Sequence[_Job], profiles: Sequence[str] | None, allow: Sequence[str]) -> Any:
+def _scan(paths: Sequence[Path], profiles: Sequence[str] | None, allow: Sequence[str]) -> Any:
     from weightguard.scan import scan
 
-    return scan([j.source for j in jobs], profiles=profiles, allow=allow)
+    return scan(list(paths), profiles=profiles, allow=allow)
 
 
 def _refusal(result: Any) -> ConversionResult | None:
@@ -335,7 +347,7 @@ def convert(
         raise UsageError("a provenance record needs a signer (--sign-key or --sigstore)")
     source = Path(input_path)
     out = Path(output) if output is not None else None
-    jobs, skipped, directory = _plan_jobs(source, out, force)
+    jobs, skipped, directory, indexes = _plan_jobs(source, out, force)
     record: Path | None = None
     if signer is not None:
         if attestation is not None:
@@ -350,7 +362,7 @@ def convert(
                 path=str(record),
                 code="output.exists",
             )
-    scan_result = _scan(jobs, profiles, allow)
+    scan_result = _scan([j.source for j in jobs] + [i.source for i in indexes], profiles, allow)
     refused = _refusal(scan_result)
     if refused is not None:
         return refused
@@ -373,12 +385,20 @@ def convert(
                     hash_input=signer is not None,
                 )
             )
+        for rewrite in indexes:  # shard indexes: published with the shards, or not at all
+            pending = PendingFile(rewrite.target, force=force)
+            pendings.append(pending)
+            _write_bytes(pending.fd, rewrite.data)
+            done.append(_index_result(rewrite))
+        names = [(j.name_in, j.name_out) for j in jobs] + [
+            (_relative(i.source, source), _relative(i.target, out or source)) for i in indexes
+        ]
         globals_ = tuple(sorted({g for f in scan_result.files for g in f.globals}))
         if record is not None and signer is not None:
             _write_record(
                 record,
                 signer,
-                jobs,
+                names,
                 done,
                 scan_result,
                 globals_,
@@ -414,10 +434,32 @@ def convert(
     )
 
 
+def _relative(path: Path, root: Path) -> str:
+    return path.relative_to(root).as_posix()
+
+
+def _write_bytes(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _index_result(rewrite: IndexRewrite) -> FileConversion:
+    return FileConversion(
+        input=str(rewrite.source),
+        output=str(rewrite.target),
+        input_format="hf-index",
+        input_sha256=rewrite.source_sha256,
+        output_sha256=rewrite.output_sha256,
+        tensors=0,
+        output_bytes=len(rewrite.data),
+    )
+
+
 def _write_record(
     record: Path,
     signer: Signer,
-    jobs: Sequence[_Job],
+    names: Sequence[tuple[str, str]],
     done: Sequence[FileConversion],
     scan_result: Any,
     globals_: tuple[str, ...],
@@ -429,7 +471,7 @@ def _write_record(
     from weightguard.fileio import write_atomic
 
     statement = build_statement(
-        [(j.name_in, j.name_out, fc) for j, fc in zip(jobs, done)],
+        [(name_in, name_out, fc) for (name_in, name_out), fc in zip(names, done, strict=True)],
         options=options,
         scan={
             "verdict": "clean",

@@ -125,3 +125,39 @@ def test_directory_conversion_has_one_record_for_all(tmp_path: Path, keys: tuple
     for f in result.files:
         rec = verify_record(record, keys[1], output=f.output, input=f.input)
         assert rec.output_name == str(Path(f.output).relative_to(out))
+
+
+def test_sharded_checkpoint_gets_a_safetensors_index(tmp_path: Path, keys: tuple) -> None:
+    model = tmp_path / "hf"
+    model.mkdir()
+    shards = {
+        "pytorch_model-00001-of-00002.bin": ["a.weight", "a.bias"],
+        "pytorch_model-00002-of-00002.bin": ["b.weight"],
+    }
+    weight_map = {}
+    for i, (shard, names) in enumerate(shards.items()):
+        (model / shard).write_bytes(
+            pickle.dumps({n: np.full(2, i, np.float32) for n in names}, protocol=4)
+        )
+        weight_map.update(dict.fromkeys(names, shard))
+    index = {"metadata": {"total_size": 24}, "weight_map": weight_map}
+    (model / "pytorch_model.bin.index.json").write_text(json.dumps(index))
+    (model / "stray.bin.index.json").write_text(json.dumps({"weight_map": {"x": "nope.bin"}}))
+    result = convert(model, signer=keys[0])
+    new_index = json.loads((model / "model.safetensors.index.json").read_text())
+    assert new_index == {
+        "metadata": {"total_size": 24},
+        "weight_map": {
+            "a.weight": "model-00001-of-00002.safetensors",
+            "a.bias": "model-00001-of-00002.safetensors",
+            "b.weight": "model-00002-of-00002.safetensors",
+        },
+    }
+    assert str(model / "stray.bin.index.json") in result.skipped  # its shard is missing
+    record = verify_record(
+        model / "conversion.provenance.json",
+        keys[1],
+        output=model / "model.safetensors.index.json",
+        input=model / "pytorch_model.bin.index.json",
+    )
+    assert record.output_name == "model.safetensors.index.json"
