@@ -19,6 +19,7 @@ import sys
 import types
 from typing import Any
 
+from weightguard.convert.jobs import default_output
 from weightguard.convert.model import ConversionResult, Entry, FileConversion
 from weightguard.convert.provenance import (
     BUILD_TYPE,
@@ -26,7 +27,7 @@ from weightguard.convert.provenance import (
     ConversionRecord,
     verify_record,
 )
-from weightguard.convert.run import convert, default_output
+from weightguard.convert.run import convert
 
 __all__ = [
     "BUILD_TYPE",

@@ -2,8 +2,8 @@
 
 Order matters for failing closed (docs/convert.md, "What convert guarantees"):
 
-1. inputs are found and their formats detected; outputs are checked (never the input,
-   never an existing file without ``force``);
+1. inputs are found and their formats detected, outputs checked
+   (`weightguard.convert.jobs`);
 2. every input is scanned (`weightguard.scan.scan`); anything but a clean verdict ends
    the conversion with that verdict and the findings, and nothing is written;
 3. each checkpoint is parsed (never unpickled), planned, streamed into an unnamed file
@@ -18,20 +18,20 @@ from __future__ import annotations
 import datetime as dt
 import os
 import stat
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from weightguard.convert.check import ReadBack, verify_written
 from weightguard.convert.extract import extract
+from weightguard.convert.jobs import Job, plan_jobs
 from weightguard.convert.model import ConversionResult, FileConversion
 from weightguard.convert.outfile import PendingFile
 from weightguard.convert.plan import make_plan
 from weightguard.convert.provenance import BUILDER_ID, build_statement
-from weightguard.convert.shards import INDEX_SUFFIX, IndexRewrite, index_target, plan_index
-from weightguard.convert.source import CONVERTIBLE_FORMATS, open_checkpoint
+from weightguard.convert.shards import IndexRewrite
+from weightguard.convert.source import open_checkpoint
 from weightguard.convert.writer import CHUNK, SourceReader, write_file
 from weightguard.digest import FileState, HashTask, hash_range
 from weightguard.errors import (
@@ -44,140 +44,10 @@ from weightguard.errors import (
 from weightguard.report import Reason, Verdict
 from weightguard.signing import Signer
 
-SUFFIX = ".safetensors"
 PROVENANCE_SUFFIX = ".provenance.json"
 DIRECTORY_RECORD = "conversion.provenance.json"
 EXPANSION = 4  # outputs may be at most 4x the input (+64 MiB) unless the caller says more
 Progress = Callable[[int], None]
-
-
-@dataclass(frozen=True)
-class _Job:
-    source: Path
-    target: Path
-    name_in: str
-    name_out: str
-    fmt: str
-    state: FileState
-    display: str
-
-
-def default_output(path: Path) -> Path:
-    """``model.pt`` -> ``model.safetensors``; ``pytorch_model*.bin`` -> ``model*.safetensors``
-    (the renaming of Hugging Face's converter)."""
-    stem = path.stem if path.suffix else path.name
-    if stem.startswith("pytorch_model"):
-        stem = "model" + stem[len("pytorch_model") :]
-    return path.with_name(stem + SUFFIX)
-
-
-def _detect(path: Path) -> str:
-    from weightguard.scan import detect_format
-
-    try:
-        return detect_format(path)
-    except OSError as exc:
-        raise ModelReadError(f"cannot read: {exc.strerror or exc}", path=str(path)) from exc
-
-
-def _walk(root: Path) -> Iterator[Path]:
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".git"))
-        for name in sorted(filenames):
-            yield Path(dirpath) / name
-
-
-def _same_file(a: Path, b: Path) -> bool:
-    try:
-        return a.resolve() == b.resolve() or (b.exists() and os.path.samefile(a, b))
-    except OSError:
-        return False
-
-
-def _plan_jobs(
-    source: Path, output: Path | None, force: bool
-) -> tuple[list[_Job], list[str], bool, list[IndexRewrite]]:
-    """(jobs, skipped files, directory mode, rewritten shard indexes)."""
-    if not source.exists():
-        raise UsageError(f"{source}: no such file or directory", code="convert.no_input")
-    jobs: list[_Job] = []
-    skipped: list[str] = []
-    indexes: list[IndexRewrite] = []
-    directory = source.is_dir()
-    if directory:
-        out_root = output or source
-        if out_root.exists() and not out_root.is_dir():
-            raise UsageError("a directory converts into a directory", path=str(out_root))
-        for path in _walk(source):
-            if path.is_symlink() or not path.is_file() or path.name.endswith(SUFFIX):
-                skipped.append(str(path))
-                continue
-            fmt = _detect(path)
-            if fmt not in CONVERTIBLE_FORMATS:
-                skipped.append(str(path))
-                continue
-            rel = path.relative_to(source)
-            target = out_root / default_output(rel)
-            jobs.append(
-                _Job(
-                    path,
-                    target,
-                    rel.as_posix(),
-                    target.relative_to(out_root).as_posix(),
-                    fmt,
-                    FileState.of(path.stat()),
-                    str(path),
-                )
-            )
-        if not jobs:
-            raise UsageError(
-                f"{source}: no pickle checkpoint to convert (looked for "
-                f"{', '.join(CONVERTIBLE_FORMATS)} files)",
-                code="convert.no_input",
-            )
-        converted = {j.source: j.target for j in jobs}
-        for name in list(skipped):
-            path = Path(name)
-            if path.name.endswith(INDEX_SUFFIX) and not path.is_symlink():
-                target = out_root / index_target(path.relative_to(source), default_output)
-                rewrite = plan_index(path, target, converted)
-                if isinstance(rewrite, IndexRewrite):
-                    indexes.append(rewrite)
-                    skipped.remove(name)
-    else:
-        real = source.resolve()
-        target = output or default_output(source)
-        if output is not None and output.is_dir():
-            target = output / default_output(source).name
-        jobs.append(
-            _Job(
-                real,
-                target,
-                source.name,
-                target.name,
-                _detect(real),
-                FileState.of(real.stat()),
-                str(source),
-            )
-        )
-    targets = [j.target.resolve() for j in jobs] + [i.target.resolve() for i in indexes]
-    if len(set(targets)) != len(targets):
-        raise UsageError(
-            "two inputs would convert to the same output name", code="convert.output_clash"
-        )
-    for job in jobs:
-        if _same_file(job.source, job.target):
-            raise UsageError(
-                "the output would overwrite the input", path=str(job.target), code="output.is_input"
-            )
-    for target in [j.target for j in jobs] + [i.target for i in indexes]:
-        if target.exists() and not force:
-            raise UsageError(
-                "the output exists (use --force to replace it)",
-                path=str(target),
-                code="output.exists",
-            )
-    return jobs, skipped, directory, indexes
 
 
 def _scan(paths: Sequence[Path], profiles: Sequence[str] | None, allow: Sequence[str]) -> Any:
@@ -215,7 +85,7 @@ def _refusal(result: Any) -> ConversionResult | None:
 
 
 def _convert_one(
-    job: _Job,
+    job: Job,
     pending: PendingFile,
     *,
     prefer: Sequence[str],
@@ -347,7 +217,7 @@ def convert(
         raise UsageError("a provenance record needs a signer (--sign-key or --sigstore)")
     source = Path(input_path)
     out = Path(output) if output is not None else None
-    jobs, skipped, directory, indexes = _plan_jobs(source, out, force)
+    jobs, skipped, directory, indexes = plan_jobs(source, out, force)
     record: Path | None = None
     if signer is not None:
         if attestation is not None:
