@@ -231,7 +231,7 @@ def build(root: Path) -> list[Case]:
         big_endian_copy(src, root / f"{name}.pt")
         cases.append(Case(name, root / f"{name}.pt"))
     # torch would not swap a uint16 held in an untyped storage: refused as ambiguous
-    torch.save({"u": torch.arange(4, dtype=torch.uint16)}, root / "be_u16_le.pt")
+    torch.save({"u": random_tensor((4,), torch.uint16, 11)}, root / "be_u16_le.pt")
     big_endian_copy(root / "be_u16_le.pt", root / "be_u16.pt")
     cases.append(Case("be_u16", root / "be_u16.pt", "convert.unsupported_tensor"))
     tsave("refuse_sparse", {"s": torch.eye(3).to_sparse()}, "convert.unsupported_tensor")
