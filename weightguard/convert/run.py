@@ -15,6 +15,7 @@ Order matters for failing closed (docs/convert.md, "What convert guarantees"):
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import stat
@@ -237,10 +238,12 @@ def convert(
     if refused is not None:
         return refused
     pendings: list[PendingFile] = []
+    created: list[Path] = []  # output directories made here, removed again on failure
+    ok = False
     try:
         done: list[FileConversion] = []
         for job in jobs:
-            job.target.parent.mkdir(parents=True, exist_ok=True)
+            created += _make_dirs(job.target.parent)
             pending = PendingFile(job.target, force=force)
             pendings.append(pending)
             done.append(
@@ -290,9 +293,14 @@ def convert(
             if record is not None:
                 record.unlink(missing_ok=True)
             raise
+        ok = True
     finally:
         for pending in pendings:
             pending.close()
+        if not ok:
+            for folder in reversed(created):
+                with contextlib.suppress(OSError):
+                    folder.rmdir()  # only if still empty
     return ConversionResult(
         files=tuple(done),
         verdict=Verdict.ACCEPTED,
@@ -302,6 +310,17 @@ def convert(
         profiles=tuple(scan_result.profiles),
         skipped=tuple(skipped),
     )
+
+
+def _make_dirs(folder: Path) -> list[Path]:
+    """mkdir -p, returning the directories it created (outermost first)."""
+    missing: list[Path] = []
+    while not folder.exists():
+        missing.append(folder)
+        folder = folder.parent
+    for path in reversed(missing):
+        path.mkdir(exist_ok=True)
+    return list(reversed(missing))
 
 
 def _relative(path: Path, root: Path) -> str:

@@ -129,3 +129,12 @@ def test_top_level_convert_is_callable_every_time(tmp_path: Path) -> None:
     first = weightguard.convert(src, tmp_path / "a.safetensors")
     second = weightguard.convert(src, tmp_path / "b.safetensors")  # now bound to the module
     assert first.accepted and second.accepted
+
+
+def test_failed_conversion_leaves_no_new_directories(tmp_path: Path) -> None:
+    np = pytest.importorskip("numpy")
+    src = tmp_path / "c.pkl"
+    src.write_bytes(pickle.dumps({"c": np.zeros(2, np.complex128)}, protocol=4))
+    with pytest.raises(IncompleteError):
+        convert(src, tmp_path / "new" / "deeper" / "c.safetensors")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.pkl"]
