@@ -9,14 +9,16 @@ system site-packages): this checkout as a regular, non-editable package (with it
 dependencies) and picklescan (the version installed here, if any). An editable install
 would put setuptools' path finder (~15 ms) on weightguard's start-up only. Each tool
 runs as a fresh process through its console script; after one warm-up run each, the
-runs alternate (weightguard, picklescan, weightguard, ...) so both see the same machine
-load, and the median wall time is compared. Also reported: median CPU time (user+sys)
-and peak RSS of the child (wait4), the bytes weightguard read from the 2 GiB file (its
+runs alternate (weightguard then picklescan, then the other way round, ...) so both see
+the same machine load, each round starting once the CPUs are quiet (bounded wait),
+and the median wall times are compared. Also reported: median CPU time (user+sys) and
+peak RSS of the child (GNU time, in the warm-up run), the bytes weightguard read from the 2 GiB file (its
 own counter, from the JSON report), and that scanning it imports neither torch nor
 numpy (checked with this interpreter, where both are installed). Big files and the venv
 are deleted at the end unless --keep.
 
 Usage: python benchmarks/bench_scan.py [--keep] [--runs N] [--checkout DIR]
+       [--quiet-threshold F] [--max-wait S]
 Needs: torch (to build the inputs) and pip access to the package index or its cache
 (to install the benchmark venv); picklescan is installed into that venv.
 """
@@ -38,7 +40,6 @@ ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench-out" / "scan"
 VENV = OUT / "venv"
 VENV_BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
-GIB = 1 << 30
 
 
 def build_inputs() -> dict[str, Path]:
@@ -124,8 +125,48 @@ def build_venv(checkout: Path) -> str:
     )
 
 
-def run(cmd: list[str]) -> tuple[float, float, int, int, str]:
-    """Wall seconds, CPU seconds, peak RSS KiB, exit code and stdout of one process."""
+TIME = shutil.which("time", path="/usr/bin:/bin")  # GNU time, for the child's own RSS
+
+
+def cpu_busy(interval: float = 0.25) -> float:
+    """Fraction of all CPUs busy over `interval` (from /proc/stat; 0.0 if unavailable)."""
+    try:
+
+        def sample() -> tuple[int, int]:
+            fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+            return sum(fields), fields[3] + fields[4]  # total, idle + iowait
+
+        t0, i0 = sample()
+        time.sleep(interval)
+        t1, i1 = sample()
+    except (OSError, ValueError, IndexError):
+        return 0.0
+    return 1.0 - (i1 - i0) / max(t1 - t0, 1)
+
+
+class QuietGate:
+    """Before each round, wait (bounded) until other jobs leave the CPUs mostly idle."""
+
+    def __init__(self, threshold: float, max_wait: float) -> None:
+        self.threshold = threshold
+        self.max_wait = max_wait
+        self.rounds = 0
+        self.busy = 0
+
+    def wait(self) -> None:
+        self.rounds += 1
+        if self.threshold >= 1:
+            return
+        start = time.monotonic()
+        while cpu_busy() > self.threshold:
+            if time.monotonic() - start > self.max_wait:
+                self.busy += 1
+                return
+            time.sleep(0.25)
+
+
+def run(cmd: list[str]) -> tuple[float, float, int, str]:
+    """Wall seconds, CPU seconds (user+sys, wait4), exit code and stdout of one process."""
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     assert proc.stdout is not None
@@ -133,26 +174,56 @@ def run(cmd: list[str]) -> tuple[float, float, int, int, str]:
     _pid, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
     code = os.waitstatus_to_exitcode(status)
-    cpu = usage.ru_utime + usage.ru_stime
-    return wall, cpu, usage.ru_maxrss, code, out.decode(errors="replace")
+    return wall, usage.ru_utime + usage.ru_stime, code, out.decode(errors="replace")
 
 
-def measure_pair(cmds: list[list[str]], runs: int) -> list[dict[str, float]]:
-    """Alternate the commands `runs` times after one warm-up each; medians per command."""
-    for cmd in cmds:
-        run(cmd)  # page cache and .pyc warm-up
-    results: list[list[tuple[float, float, int, int, str]]] = [[] for _ in cmds]
-    for _ in range(runs):
-        for i, cmd in enumerate(cmds):
-            results[i].append(run(cmd))
+def peak_rss_kib(cmd: list[str]) -> int:
+    """Peak RSS of one run of `cmd`, in KiB.
+
+    From GNU time when it is installed: it forks the command from its own small process,
+    whereas a child forked straight from this Python process reports our RSS from before
+    its exec (Linux carries that high-water mark over). GNU time also adds tens of
+    milliseconds of wall time, so the timed runs do without it.
+    """
+    if TIME is None:
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        return os.wait4(proc.pid, 0)[2].ru_maxrss
+    report = OUT / ".time"
+    subprocess.run(
+        [TIME, "-f", "%M", "-o", str(report), *cmd],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        check=False,
+    )
+    rss = int(report.read_text().split()[-1])
+    report.unlink()
+    return rss
+
+
+def measure_pair(cmds: list[list[str]], runs: int, gate: QuietGate) -> list[dict[str, float]]:
+    """Alternate the commands `runs` times after one warm-up each; medians per command.
+
+    The order flips every round (A B, B A, ...): the first process after the quiet
+    gate's idle wait starts on colder caches, and that must not always be the same tool.
+    The warm-up run (page cache, .pyc files) measures peak RSS.
+    """
+    rss = [peak_rss_kib(cmd) for cmd in cmds]
+    results: list[list[tuple[float, float, int, str]]] = [[] for _ in cmds]
+    for round_no in range(runs):
+        gate.wait()
+        order = list(range(len(cmds)))
+        if round_no % 2:
+            order.reverse()
+        for i in order:
+            results[i].append(run(cmds[i]))
     return [
         {
             "wall": statistics.median(r[0] for r in res),
             "cpu": statistics.median(r[1] for r in res),
-            "rss_mib": max(r[2] for r in res) / 1024,
-            "exit": res[-1][3],
+            "rss_mib": peak / 1024,
+            "exit": res[-1][2],
         }
-        for res in results
+        for res, peak in zip(results, rss)
     ]
 
 
@@ -176,7 +247,16 @@ def imported_heavy(path: Path) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--keep", action="store_true", help="keep the inputs and the venv")
-    parser.add_argument("--runs", type=int, default=11, help="alternating runs per tool")
+    parser.add_argument("--runs", type=int, default=16, help="alternating runs per tool")
+    parser.add_argument(
+        "--quiet-threshold",
+        type=float,
+        default=0.25,
+        help="max busy CPU share before a round starts (1 = never wait)",
+    )
+    parser.add_argument(
+        "--max-wait", type=float, default=3.0, help="seconds to wait for quiet per round"
+    )
     parser.add_argument(
         "--checkout",
         type=Path,
@@ -194,10 +274,13 @@ def main() -> None:
     subprocess.run([sys.executable, __file__, "--build-only"], check=True)
     inputs = build_inputs()
     print(build_venv(args.checkout.resolve()))
+    if args.checkout.resolve() != ROOT:
+        print(f"package sources from {args.checkout.resolve()}")
     print(
         f"{args.runs} alternating runs per tool after one warm-up each; medians; "
         f"ratio = weightguard / picklescan wall time (target <= 1.00)"
     )
+    gate = QuietGate(args.quiet_threshold, args.max_wait)
     wg = [str(VENV_BIN / "weightguard"), "scan"]
     ps = [str(VENV_BIN / "picklescan"), "-p"]
     print(
@@ -208,7 +291,7 @@ def main() -> None:
     for label, path in inputs.items():
         files = list(path.rglob("*")) if path.is_dir() else [path]
         size = sum(p.stat().st_size for p in files)
-        w, p = measure_pair([[*wg, str(path)], [*ps, str(path)]], args.runs)
+        w, p = measure_pair([[*wg, str(path)], [*ps, str(path)]], args.runs, gate)
         ratio = w["wall"] / p["wall"]
         ok &= ratio <= 1.0 and w["rss_mib"] < 64 and w["exit"] == 0
         print(
@@ -217,16 +300,22 @@ def main() -> None:
             f"{p['rss_mib']:6.1f}Mi {w['exit']:>5}/{p['exit']}"
         )
     big = inputs["2 GiB torch zip"]
-    out = run([*wg, str(big), "--format", "json"])[4]
+    out = run([*wg, str(big), "--format", "json"])[3]
     read = json.loads(out)["files"][0]["bytes_read"]
     share = read / big.stat().st_size
     heavy = imported_heavy(big)
     ok &= share < 0.01 and not heavy
     print(f"bytes read from the 2 GiB checkpoint: {read} ({share:.5%} of {big.stat().st_size})")
     print(f"heavy modules imported by weightguard scan: {', '.join(heavy) or 'none'}")
+    print(
+        f"quiet gate: {gate.busy} of {gate.rounds} rounds started with the CPUs more than "
+        f"{args.quiet_threshold:.0%} busy (after waiting {args.max_wait:g} s); "
+        f"peak RSS {'from GNU time' if TIME else 'from wait4 (no GNU time: upper bound)'}"
+    )
     print("targets met" if ok else "TARGETS MISSED")
     if not args.keep:
         shutil.rmtree(OUT)
+    sys.exit(0 if ok else 1)
 
 
 if __name__ == "__main__":
