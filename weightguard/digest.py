@@ -13,6 +13,7 @@ mtime or inode changes between the start and the end of its hashing fails the ru
 from __future__ import annotations
 
 import hashlib
+import mmap
 import os
 import stat
 import threading
@@ -31,6 +32,19 @@ _ALIASES = {"blake2": "blake2b", "sha-256": "sha256"}
 
 READ_BUFFER = 1 << 20  # 1 MiB: best measured throughput for both SHA-256 and BLAKE3 here.
 BIG_BUFFER = 8 << 20  # for a lone BLAKE3 file hashed with the library's own threads
+
+ReadBuffer = bytearray | mmap.mmap
+
+
+def read_buffer(size: int) -> mmap.mmap:
+    """A page-aligned, writable buffer of `size` bytes (anonymous memory, not a file map).
+
+    The kernel copies page-cache pages into it about a third faster than into a bytearray,
+    whose data starts 16 bytes past a page boundary (malloc's header): measured 0.5 vs
+    0.75 s of system time per 4 GiB, and BLAKE3 verification 0.62 vs 0.79 s
+    (benchmarks/README.md).
+    """
+    return mmap.mmap(-1, size)
 
 
 class Hasher(Protocol):
@@ -136,7 +150,7 @@ def hash_range(
     task: HashTask,
     algorithm: str,
     *,
-    buffer: bytearray | None = None,
+    buffer: ReadBuffer | None = None,
     threads: int = 1,
     progress: ProgressCallback | None = None,
 ) -> str:
@@ -146,7 +160,7 @@ def hash_range(
         ModelReadError: the file cannot be opened/read or is shorter than the range.
         ModelChangedError: size, mtime or inode changed while hashing.
     """
-    buf = buffer if buffer is not None else bytearray(READ_BUFFER)
+    buf = buffer if buffer is not None else read_buffer(READ_BUFFER)
     view = memoryview(buf)
     hasher = new_hasher(algorithm, threads=threads)
     fd, before = _open_checked(task)
@@ -203,7 +217,7 @@ def hash_tasks(
     threads = -1 if lone_blake3 else 1
     buf_size = BIG_BUFFER if lone_blake3 else READ_BUFFER
     if n_workers == 1:
-        buf = bytearray(buf_size)
+        buf = read_buffer(buf_size)
         return [
             hash_range(t, algorithm, buffer=buf, threads=threads, progress=progress) for t in tasks
         ]
@@ -212,7 +226,7 @@ def hash_tasks(
     def run(task: HashTask) -> str:
         buf = getattr(local, "buf", None)
         if buf is None:
-            buf = local.buf = bytearray(buf_size)
+            buf = local.buf = read_buffer(buf_size)
         return hash_range(task, algorithm, buffer=buf, threads=threads, progress=progress)
 
     with ThreadPoolExecutor(max_workers=n_workers, thread_name_prefix="wg-hash") as pool:

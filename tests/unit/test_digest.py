@@ -237,3 +237,15 @@ def test_rewrite_that_restores_mtime_is_still_detected(
     _readv_that_mutates(monkeypatch, sneaky)
     with pytest.raises(ModelChangedError):
         hash_range(HashTask(str(f), 0, None, display="w.bin"), "sha256")
+
+
+def test_read_buffers_are_page_aligned() -> None:
+    """The page-cache copy is much cheaper into a page-aligned buffer (benchmarks/README.md)."""
+    import ctypes
+    import mmap
+
+    from weightguard.digest import READ_BUFFER, read_buffer
+
+    buf = read_buffer(READ_BUFFER)
+    address = ctypes.addressof(ctypes.c_char.from_buffer(buf))
+    assert address % mmap.PAGESIZE == 0 and len(buf) == READ_BUFFER
