@@ -15,10 +15,9 @@ Never unpickles and never imports torch; numpy and safetensors are imported lazi
 
 from __future__ import annotations
 
-import sys
-import types
 from typing import Any
 
+from weightguard._callable import make_module_callable
 from weightguard.convert.jobs import default_output
 from weightguard.convert.model import ConversionResult, Entry, FileConversion
 from weightguard.convert.provenance import (
@@ -42,12 +41,4 @@ __all__ = [
 ]
 
 
-class _CallableModule(types.ModuleType):
-    # Importing this subpackage binds `weightguard.convert` to the module, shadowing the
-    # function `weightguard/__init__.py` re-exports lazily; a callable module keeps
-    # `weightguard.convert(input, ...)` working either way.
-    def __call__(self, *args: Any, **kwargs: Any) -> ConversionResult:
-        return convert(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
+make_module_callable(__name__, convert)

@@ -19,10 +19,9 @@ from __future__ import annotations
 import errno
 import os
 import stat
-import sys
-import types
 from collections.abc import Iterable, Iterator
 
+from weightguard._callable import make_module_callable
 from weightguard.errors import UsageError
 from weightguard.scan.formats import FORMATS, detect_format
 from weightguard.scan.model import (
@@ -188,19 +187,4 @@ def _scan_one(scanner: object, path: str, errors: list[str]) -> FileResult:
         return FileResult(path, "error", Outcome.INCOMPLETE, (finding,))
 
 
-class _CallableModule(types.ModuleType):
-    # Importing the subpackage binds `weightguard.scan` to this module, shadowing the
-    # lazily re-exported function; making the module callable keeps
-    # `weightguard.scan(path)` working either way.
-    def __call__(
-        self,
-        paths: PathLike | Iterable[PathLike],
-        *,
-        profiles: Iterable[str] | None = None,
-        allow: Iterable[str] = (),
-        limits: Limits | None = None,
-    ) -> ScanResult:
-        return scan(paths, profiles=profiles, allow=allow, limits=limits)
-
-
-sys.modules[__name__].__class__ = _CallableModule
+make_module_callable(__name__, scan)
