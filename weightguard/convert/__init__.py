@@ -15,8 +15,6 @@ Never unpickles and never imports torch; numpy and safetensors are imported lazi
 
 from __future__ import annotations
 
-from typing import Any
-
 from weightguard._callable import make_module_callable
 from weightguard.convert.jobs import default_output
 from weightguard.convert.model import ConversionResult, Entry, FileConversion
