@@ -37,6 +37,10 @@ STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
 OMS_PREDICATE = "https://model_signing/signature/v1.0"
 OMS_LEGACY_PREDICATE = "https://model_signing/Digests/v0.1"  # model-signing 0.2 (2.9)
 _TOP_LEVEL_KEYS = frozenset({"mediaType", "verificationMaterial", "dsseEnvelope"})
+# Sigstore bundle v0.3 VerificationMaterial: one `content` (key hint, chain or leaf) plus
+# optional log entries and timestamps. Nothing else may appear (protobuf-specs bundle.proto).
+_MATERIAL_CONTENT = ("publicKey", "x509CertificateChain", "certificate")
+_MATERIAL_KEYS = frozenset({*_MATERIAL_CONTENT, "tlogEntries", "timestampVerificationData"})
 
 
 def pae(payload_type: str, payload: bytes) -> bytes:
@@ -167,6 +171,21 @@ def parse_bundle(data: bytes) -> Bundle:
     material = doc.get("verificationMaterial")
     if not isinstance(material, dict):
         raise BundleError("verificationMaterial is missing", code="bundle.malformed")
+    unknown = set(material) - _MATERIAL_KEYS
+    if unknown:
+        raise BundleError(
+            f"unknown verificationMaterial fields: {', '.join(sorted(unknown))}",
+            code="bundle.unknown_field",
+        )
+    content = [k for k in _MATERIAL_CONTENT if k in material]
+    if len(content) != 1 or not isinstance(material[content[0]], dict):
+        # Otherwise a bundle with no (or a mangled) key hint would silently be read as a
+        # hint-less key bundle, or one with two contents as whichever we look at first.
+        raise BundleError(
+            "verificationMaterial must hold exactly one of publicKey, "
+            "x509CertificateChain or certificate",
+            code="bundle.malformed",
+        )
     tlog = material.get("tlogEntries", [])
     if not isinstance(tlog, list):
         raise BundleError("tlogEntries must be a list", code="bundle.malformed")

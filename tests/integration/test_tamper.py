@@ -370,3 +370,80 @@ def test_ignored_directory_symlinked_outside_the_model(tmp_path: Path, craft_key
         "--format", "json",
     )  # fmt: skip
     assert r.rc == 1 and r.error_codes() == ["file.missing", "file.missing"]
+
+
+# --- properties: no mutation of the model or the bundle is ever accepted ----------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def prop_model(tmp_path_factory: pytest.TempPathFactory, craft_keys: KeyPair) -> dict[str, Path]:
+    base = tmp_path_factory.mktemp("prop")
+    model = ordering_trap_model(base / "m")
+    out = {"model": model}
+    for mode, extra in (("files", []), ("shards", ["--shards", "64"])):
+        sig = base / f"{mode}.sig"
+        assert (
+            run_cli("sign", model, "--key", craft_keys.private, "--signature", sig, *extra).rc == 0
+        )
+        out[mode] = sig
+    return out
+
+
+def _api_verify(model: Path, sig: Path, keys: KeyPair) -> object:
+    from weightguard.api import verify as api_verify
+    from weightguard.signing.ec import EcKeyVerifier
+
+    return api_verify(model, EcKeyVerifier.from_files([keys.public]), signature_path=sig)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(mode=st.sampled_from(["files", "shards"]), data=st.data())
+def test_any_bundle_byte_flip_is_rejected_unless_meaningless(
+    prop_model: dict[str, Path], craft_keys: KeyPair, tmp_path: Path, mode: str, data: st.DataObject
+) -> None:
+    """Flip one bit anywhere in the bundle: accepted only if the bundle still means the
+    same thing (same payload bytes, signature and key hint after decoding: e.g. a
+    non-canonical base64 tail), never otherwise."""
+    import json as _json
+
+    from weightguard.bundle import parse_bundle
+
+    raw = bytearray(prop_model[mode].read_bytes())
+    pos = data.draw(st.integers(0, len(raw) - 1))
+    raw[pos] ^= 1 << data.draw(st.integers(0, 7))
+    sig = tmp_path / f"flip-{pos}.sig"
+    sig.write_bytes(bytes(raw))
+    result = _api_verify(prop_model["model"], sig, craft_keys)
+    if result.accepted:  # type: ignore[attr-defined]
+        before = parse_bundle(prop_model[mode].read_bytes())
+        after = parse_bundle(bytes(raw))
+        assert after.envelope == before.envelope
+        assert _json.dumps(after.material, sort_keys=True) == _json.dumps(
+            before.material, sort_keys=True
+        )
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(mode=st.sampled_from(["files", "shards"]), data=st.data())
+def test_any_model_byte_flip_is_rejected(
+    prop_model: dict[str, Path], craft_keys: KeyPair, tmp_path_factory: pytest.TempPathFactory,
+    mode: str, data: st.DataObject,
+) -> None:  # fmt: skip
+    model = tmp_path_factory.mktemp("flip") / "m"
+    shutil.copytree(prop_model["model"], model)
+    files = sorted(p for p in model.rglob("*") if p.is_file() and p.stat().st_size)
+    target = data.draw(st.sampled_from(files))
+    content = bytearray(target.read_bytes())
+    pos = data.draw(st.integers(0, len(content) - 1))
+    content[pos] ^= 1 << data.draw(st.integers(0, 7))
+    target.write_bytes(bytes(content))
+    result = _api_verify(model, prop_model[mode], craft_keys)
+    assert not result.accepted  # type: ignore[attr-defined]
+    assert [r.code for r in result.reasons] == ["file.digest_mismatch"]  # type: ignore[attr-defined]

@@ -115,6 +115,25 @@ def test_parse_bundle_rejects(data: bytes, code: str) -> None:
     assert info.value.code == code
 
 
+@pytest.mark.parametrize(
+    ("material", "code"),
+    [
+        ({}, "bundle.malformed"),
+        ({"tlogEntries": []}, "bundle.malformed"),
+        ({"qublicKey": {"hint": "ab"}, "tlogEntries": []}, "bundle.unknown_field"),
+        ({"publicKey": {}, "x509CertificateChain": {"certificates": []}}, "bundle.malformed"),
+        ({"publicKey": "ab"}, "bundle.malformed"),
+        ({"publicKey": {}, "extra": 1}, "bundle.unknown_field"),
+    ],
+)
+def test_verification_material_must_be_one_known_kind(material: dict[str, Any], code: str) -> None:
+    """Regression (found by the bundle bit-flip property test): a mangled `publicKey` name
+    made the bundle a hint-less key bundle that still verified."""
+    with pytest.raises(BundleError) as info:
+        parse_bundle(encode_bundle(material, b"{}", b"s"))
+    assert info.value.code == code
+
+
 def test_parse_bundle_accepts_spec_variants() -> None:
     """Parameterised v0.3 media type, no tlogEntries, keyid absent or null (2.10)."""
     doc = _doc()
