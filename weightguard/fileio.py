@@ -6,6 +6,7 @@ A crash or a refused write never leaves a partial file at the target path.
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 from pathlib import Path
 
@@ -19,6 +20,21 @@ def write_atomic(path: str | os.PathLike[str], data: bytes, *, mode: int = 0o644
         ModelReadError: the directory is not writable or the disk is full.
     """
     target = Path(path)
+    try:
+        st = os.stat(target)
+    except OSError:
+        st = None
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        # A device or FIFO (`/dev/stdout`, `/dev/null`): renaming a temp file over it would
+        # replace the device node itself, so write straight into it instead.
+        try:
+            with open(target, "wb") as fh:
+                fh.write(data)
+        except OSError as exc:
+            raise ModelReadError(
+                f"cannot write: {exc.strerror}", path=str(target), code="output.unwritable"
+            ) from exc
+        return
     directory = target.parent if str(target.parent) else Path(".")
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
