@@ -115,20 +115,13 @@ def sign(
     """
     model = Path(model_path)
     sig_path = Path(signature_path) if signature_path else default_signature_path(model)
-    ignores = [*ignore_paths, *signature_ignores(model, sig_path)]
-    inventory = enumerate_model(
+    manifest = _hash_model(
         model,
-        ignore_paths=ignores,
-        ignore_git_paths=ignore_git_paths,
-        allow_symlinks=allow_symlinks,
-    )
-    if hash_type == "blake3" and shard_size:
-        raise UsageError("BLAKE3 is only used in files mode; drop --shards or use sha256")
-    manifest = build_manifest(
-        inventory,
+        sig_path,
         hash_type=hash_type,
-        method="shards" if shard_size else "files",
         shard_size=shard_size,
+        ignore_paths=ignore_paths,
+        ignore_git_paths=ignore_git_paths,
         allow_symlinks=allow_symlinks,
         workers=workers,
         progress=progress,
@@ -314,14 +307,41 @@ def digest(
     Signature paths (`model.sig`, `model.sig.d/` inside a directory) are ignored, like `sign`.
     """
     model = Path(model_path)
-    ignores = [*ignore_paths, *signature_ignores(model, default_signature_path(model))]
+    return _hash_model(
+        model,
+        default_signature_path(model),
+        hash_type=hash_type,
+        shard_size=shard_size,
+        ignore_paths=ignore_paths,
+        ignore_git_paths=ignore_git_paths,
+        allow_symlinks=allow_symlinks,
+        workers=workers,
+        progress=progress,
+    ).root_digest
+
+
+def _hash_model(
+    model: Path,
+    signature: Path,
+    *,
+    hash_type: str,
+    shard_size: int | None,
+    ignore_paths: Iterable[str],
+    ignore_git_paths: bool,
+    allow_symlinks: bool,
+    workers: int | None,
+    progress: ProgressCallback | None,
+) -> Manifest:
+    """List (signature paths left out) and hash a model, as `sign` and `digest` share."""
+    if hash_type == "blake3" and shard_size:
+        raise UsageError("BLAKE3 is only used in files mode; drop --shards or use sha256")
     inventory = enumerate_model(
         model,
-        ignore_paths=ignores,
+        ignore_paths=[*ignore_paths, *signature_ignores(model, signature)],
         ignore_git_paths=ignore_git_paths,
         allow_symlinks=allow_symlinks,
     )
-    manifest = build_manifest(
+    return build_manifest(
         inventory,
         hash_type=hash_type,
         method="shards" if shard_size else "files",
@@ -330,5 +350,4 @@ def digest(
         workers=workers,
         progress=progress,
     )
-    return manifest.root_digest
 
