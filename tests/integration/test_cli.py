@@ -143,6 +143,25 @@ def test_sign_output_and_default_path(tmp_path: Path, keys: KeyPair) -> None:
     assert d.rc == 0 and d.stdout.strip() == root and HEX64.match(root)
 
 
+def test_digest_contract(tmp_path: Path) -> None:
+    m = ordering_trap_model(tmp_path / "m")
+    from weightguard.api import digest
+
+    for args, kwargs in (
+        ([], {}),
+        (["--hash", "blake3"], {"hash_type": "blake3"}),
+        (["--shards", "100"], {"shard_size": 100}),
+        (["--ignore", "weights"], {"ignore_paths": ["weights"]}),
+    ):
+        r = run_cli("digest", m, *args)
+        assert r.rc == 0 and r.stderr == ""
+        assert r.stdout == f"sha256:{digest(m, **kwargs)}\n"  # the root is always SHA-256
+    assert run_cli("digest", tmp_path / "missing").rc == 2
+    (tmp_path / "empty").mkdir()
+    empty = run_cli("digest", tmp_path / "empty")
+    assert empty.rc == 1 and empty.stdout == "" and "no files" in _one_error_line(empty.stderr)
+
+
 def test_sign_single_file_writes_file_sig(tmp_path: Path, keys: KeyPair) -> None:
     f = single_file_model(tmp_path)
     assert run_cli("sign", f, "--key", keys.private).rc == 0

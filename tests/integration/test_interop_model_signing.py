@@ -214,6 +214,21 @@ def test_shard_bundles_verify_with_model_signing_api(
         )
 
 
+def test_certificate_shard_bundle_verifies_with_model_signing_api(tmp_path: Path, pki: Pki) -> None:
+    model = ordering_trap_model(tmp_path / "m")
+    sig = tmp_path / "cert-shards.sig"
+    _wg_sign(
+        model, sig, "--key", pki.leaf_key, "--cert", pki.leaf_cert, "--chain", pki.intermediate,
+        "--shards", "100",
+    )  # fmt: skip
+    (
+        verifying.Config()
+        .use_certificate_verifier(certificate_chain=[pki.root])
+        .set_hashing_config(hashing.Config().use_shard_serialization(shard_size=100))
+        .verify(model, sig)
+    )
+
+
 def test_shard_bundle_with_colon_names_breaks_model_signing_only(
     tmp_path: Path, keys: KeyPair
 ) -> None:
