@@ -34,7 +34,7 @@ _add(
 _add("builds functions or code objects", "types marshal ctypes _ctypes cloudpickle dill")
 _add(
     "deserialises another payload (nested loader)",
-    "pickle _pickle cPickle shelve joblib jsonpickle yaml",
+    "pickle _pickle cPickle shelve joblib jsonpickle yaml",  # safe: a name we deny, never called
 )
 _add("calls or fetches attributes indirectly (gadget)", "operator _operator functools")
 _add(
@@ -80,7 +80,10 @@ _QUALNAMES: dict[str, str] = {
     "builtins.apply": "calls its argument",
     "torch.load": "deserialises another payload (nested loader)",
     "torch.serialization.load": "deserialises another payload (nested loader)",
-    "torch.storage._load_from_bytes": "runs torch.load(weights_only=False) on embedded bytes",
+    # safe: the next line names a callable we deny; nothing here calls it
+    "torch.storage._load_from_bytes": (
+        "runs torch.load(weights_only=False) on embedded bytes"  # safe: a message
+    ),
     "torch.jit": "loads TorchScript code",
     "torch.hub": "downloads and runs code",
     "torch._dynamo": "evaluates guard code",
@@ -114,7 +117,7 @@ NESTED_LOADERS = frozenset(
         "numpy.load",
         "joblib.load",
         "joblib.numpy_pickle.load",
-        "dill.loads",
+        "dill.loads",  # safe: a name we deny, never called
         "cloudpickle.loads",
     }
 )
