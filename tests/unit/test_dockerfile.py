@@ -254,30 +254,19 @@ def pinned(path: Path) -> list[tuple[str, str]]:
 
 
 def dependency_closure() -> dict[str, str]:
-    """weightguard[sigstore,intoto] and its transitive requirements, as installed here."""
-    from packaging.requirements import Requirement
-    from packaging.utils import canonicalize_name
+    """weightguard[sigstore,intoto] and its transitive requirements, as installed here.
 
-    seen: dict[str, tuple[str, set[str]]] = {}
+    The same walk that generated requirements/image.txt (requirements/lock.py, loaded by
+    path: it is a maintainer script, not a package module; importing it runs nothing).
+    """
+    import importlib.util
 
-    def walk(name: str, extras: set[str]) -> None:
-        dist = md.distribution(name)
-        key = canonicalize_name(dist.metadata["Name"])
-        before = seen.get(key)
-        if before is not None and extras <= before[1]:
-            return
-        seen[key] = (dist.version, (before[1] if before else set()) | extras)
-        for line in dist.requires or []:
-            req = Requirement(line)
-            if req.marker and not any(
-                req.marker.evaluate({"extra": e}) for e in (extras or {""}) | {""}
-            ):
-                continue
-            walk(req.name, set(req.extras))
-
-    walk("weightguard", {"sigstore", "intoto"})
-    seen.pop("weightguard")
-    return {k: v for k, (v, _) in seen.items()}
+    spec = importlib.util.spec_from_file_location("wg_lock", REPO / "requirements" / "lock.py")
+    assert spec is not None and spec.loader is not None
+    lock = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(lock)
+    closure: dict[str, str] = lock.closure()
+    return closure
 
 
 def test_image_requirements_are_the_exact_closure_at_tested_versions() -> None:
