@@ -36,6 +36,8 @@ import time
 from importlib import metadata
 from pathlib import Path
 
+from quiet import QuietGate  # benchmarks/quiet.py (scripts run from this folder)
+
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench-out" / "scan"
 VENV = OUT / "venv"
@@ -126,43 +128,6 @@ def build_venv(checkout: Path) -> str:
 
 
 TIME = shutil.which("time", path="/usr/bin:/bin")  # GNU time, for the child's own RSS
-
-
-def cpu_busy(interval: float = 0.25) -> float:
-    """Fraction of all CPUs busy over `interval` (from /proc/stat; 0.0 if unavailable)."""
-    try:
-
-        def sample() -> tuple[int, int]:
-            fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-            return sum(fields), fields[3] + fields[4]  # total, idle + iowait
-
-        t0, i0 = sample()
-        time.sleep(interval)
-        t1, i1 = sample()
-    except (OSError, ValueError, IndexError):
-        return 0.0
-    return 1.0 - (i1 - i0) / max(t1 - t0, 1)
-
-
-class QuietGate:
-    """Before each round, wait (bounded) until other jobs leave the CPUs mostly idle."""
-
-    def __init__(self, threshold: float, max_wait: float) -> None:
-        self.threshold = threshold
-        self.max_wait = max_wait
-        self.rounds = 0
-        self.busy = 0
-
-    def wait(self) -> None:
-        self.rounds += 1
-        if self.threshold >= 1:
-            return
-        start = time.monotonic()
-        while cpu_busy() > self.threshold:
-            if time.monotonic() - start > self.max_wait:
-                self.busy += 1
-                return
-            time.sleep(0.25)
 
 
 def run(cmd: list[str]) -> tuple[float, float, int, str]:

@@ -25,6 +25,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from quiet import QuietGate  # benchmarks/quiet.py (scripts run from this folder)
+
 REPO = Path(__file__).resolve().parent.parent
 PY = sys.executable
 GiB = 1 << 30
@@ -56,43 +58,6 @@ class Case:
     @property
     def rss_mib(self) -> float:
         return max(self.rss_kib) / 1024
-
-
-def _cpu_busy(interval: float = 0.25) -> float:
-    """Fraction of all CPUs busy over `interval` (from /proc/stat; 0.0 if unavailable)."""
-    try:
-
-        def sample() -> tuple[int, int]:
-            fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-            return sum(fields), fields[3] + fields[4]  # total, idle + iowait
-
-        t0, i0 = sample()
-        time.sleep(interval)
-        t1, i1 = sample()
-    except (OSError, ValueError, IndexError):
-        return 0.0
-    return 1.0 - (i1 - i0) / max(t1 - t0, 1)
-
-
-class QuietGate:
-    """Wait (bounded) until other processes leave the CPUs mostly idle."""
-
-    def __init__(self, threshold: float, max_wait: float) -> None:
-        self.threshold = threshold
-        self.max_wait = max_wait
-        self.waited = 0.0
-        self.contended = 0
-
-    def wait(self) -> None:
-        if self.threshold >= 1:
-            return
-        start = time.monotonic()
-        while _cpu_busy() > self.threshold:
-            if time.monotonic() - start > self.max_wait:
-                self.contended += 1
-                break
-            time.sleep(0.5)
-        self.waited += time.monotonic() - start
 
 
 def run_measured(argv: Sequence[str], cwd: Path) -> tuple[float, float, int]:
@@ -379,7 +344,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         shutil.rmtree(big, ignore_errors=True)
     failed = [t.label for t in targets if not t.ok]
     print(
-        f"\nquiet gate: waited {gate.waited:.0f} s in total; {gate.contended} case(s) started "
+        f"\nquiet gate: waited {gate.waited:.0f} s in total; {gate.busy} case(s) started "
         f"on a busy machine (busy > {args.quiet_threshold:.0%} after {args.max_wait:g} s)"
     )
     print(
