@@ -89,7 +89,7 @@ def llama_files(workdir: Path) -> dict[str, bytes]:
         "vocab.txt": b"<unk>\nthe\nfox\n",
         "tokenizer.tiktoken": tiktoken,
         "README.md": b"---\nlicense: llama2\n---\n# Tiny Llama\n\nA test model.\n",
-        "LICENSE": b"Permission is hereby granted, free of charge, to any person...\n",
+        "LICENSE": b"MIT License\n\nCopyright (c) 2024\n\nPermission is hereby granted, free of charge...\n",
         ".gitattributes": b"*.safetensors filter=lfs diff=lfs merge=lfs -text\n",
     }
 
