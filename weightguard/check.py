@@ -20,7 +20,9 @@ from weightguard.manifest import (
     Inventory,
     Manifest,
     ModelFile,
+    blob_mismatches,
     enumerate_model,
+    link_target_allowed,
     manifest_tasks,
 )
 from weightguard.report import Reason
@@ -61,15 +63,21 @@ def _signed_file_outside_inventory(
     # A signed file can never be ignored away (1.1.1: "cannot ignore a signed file").
     # It must still be a regular file (a symlink only if allowed) inside the model root:
     # an ignored directory may be a symlink the listing never looked at.
+    # No parent directory may be a symlink either (the link would decide what is read
+    # under a signed name, and what else sits beside it goes unlisted).
     path = inv.root / rel
     try:
         st = os.lstat(path)
         if stat.S_ISLNK(st.st_mode) and allow_symlinks:
             st = os.stat(path)
         real, real_root = os.path.realpath(path), os.path.realpath(inv.root)
+        parent = os.path.dirname(rel)
+        real_parent = os.path.realpath(inv.root / parent)
     except OSError:
         return None  # reported as missing
-    if not stat.S_ISREG(st.st_mode) or os.path.commonpath([real_root, real]) != real_root:
+    if real_parent != (os.path.join(real_root, *parent.split("/")) if parent else real_root):
+        return None
+    if not stat.S_ISREG(st.st_mode) or not link_target_allowed(real_root, real, allow_symlinks):
         return None
     return ModelFile(rel, real, FileState.of(st))
 
@@ -108,8 +116,35 @@ def check_model(
             extra_file = _signed_file_outside_inventory(inv, res.path, allow_links)
             if extra_file is not None:
                 by_rel[res.path] = extra_file
-    inv = Inventory(inv.root, inv.is_file, tuple(by_rel.values()), inv.ignore_paths, inv.symlinks)
-    return _compare(inv, manifest, allow_unsigned_files, workers, progress)
+    inv = Inventory(
+        inv.root, inv.is_file, tuple(by_rel.values()), inv.ignore_paths, inv.symlinks, inv.hf_blobs
+    )
+    return _with_blob_check(
+        inv, manifest, _compare(inv, manifest, allow_unsigned_files, workers, progress)
+    )
+
+
+def _with_blob_check(inv: Inventory, manifest: Manifest, check: ModelCheck) -> ModelCheck:
+    """Add a reason for each Hugging Face blob whose name contradicts its content."""
+    if not inv.hf_blobs:
+        return check
+    ser = manifest.serialization
+    known: dict[str, str] = {}
+    if (ser.method, ser.hash_type) == ("files", "sha256"):
+        # A file that matched its signed digest has exactly that SHA-256: no second read.
+        differs = {r.path for r in check.reasons if r.code == "file.digest_mismatch"}
+        known = {r.name: r.digest for r in manifest.resources if r.name not in differs}
+    extra = [
+        Reason(
+            "model.hf_blob_mismatch",
+            f"Hugging Face blob name does not match its content ({blob.algorithm})",
+            blob.rel,
+            expected=blob.expected,
+            actual=actual,
+        )
+        for blob, actual in blob_mismatches(inv, known)
+    ]
+    return ModelCheck((*check.reasons, *extra), check.files_checked, check.bytes_hashed)
 
 
 def _compare(

@@ -24,6 +24,7 @@ from weightguard.digest import (
     hash_tasks,
 )
 from weightguard.errors import ModelReadError, RejectedError, UsageError
+from weightguard.hfcache import BlobName, blob_name, content_hash, is_repo_blob, snapshot_repo
 
 # OMS 2.7 rule 2: git metadata at the model root is not part of the model.
 GIT_PATHS = (".git", ".gitattributes", ".github", ".gitignore")
@@ -133,6 +134,8 @@ class Inventory:
     files: tuple[ModelFile, ...]
     ignore_paths: tuple[str, ...]  # what was ignored (model-relative), to record
     symlinks: tuple[str, ...] = field(default=())  # symlinked files hashed (allow_symlinks)
+    # Files that are links to a Hugging Face cache blob, whose name claims their content.
+    hf_blobs: tuple[BlobName, ...] = field(default=())
 
     @property
     def model_name(self) -> str:
@@ -171,7 +174,10 @@ def enumerate_model(
         ignore_paths: paths relative to the model root, matched by whole components.
         ignore_git_paths: ignore `.git`, `.gitattributes`, `.github`, `.gitignore` at the root.
         allow_symlinks: hash symlinked files under the link's name (targets must stay
-            inside the model root); symlinked directories are never followed.
+            inside the model root, or be a blob of the same repo when the root is a
+            Hugging Face cache snapshot, see `weightguard.hfcache`). A symlinked
+            directory is refused (`model.symlink_dir`): OMS skips it silently, which
+            would leave content reachable under the model's names unsigned.
 
     Raises:
         UsageError: the path does not exist or is not a file/directory.
@@ -209,7 +215,9 @@ def enumerate_model(
 
     files: list[ModelFile] = []
     symlinks: list[str] = []
+    blobs: list[BlobName] = []
     real_root = os.path.realpath(root)
+    hf_repo = snapshot_repo(real_root) if allow_symlinks else None
     stack: list[tuple[bytes, tuple[str, ...]]] = [(os.fsencode(root), ())]
     while stack:
         dir_bytes, dir_parts = stack.pop()
@@ -236,7 +244,8 @@ def enumerate_model(
                         code="model.symlink",
                     )
                 target = os.fsdecode(os.path.realpath(entry.path))
-                if os.path.commonpath([real_root, target]) != real_root:
+                blob = hf_repo is not None and is_repo_blob(hf_repo, target)
+                if not blob and os.path.commonpath([real_root, target]) != real_root:
                     raise RejectedError(
                         "symlink points outside the model root",
                         path=rel,
@@ -247,7 +256,15 @@ def enumerate_model(
                 except OSError as exc:
                     raise ModelReadError(f"dangling symlink: {exc.strerror}", path=rel) from exc
                 if stat.S_ISDIR(est.st_mode):
-                    continue  # OMS: symlinked directories are not descended
+                    # Stricter than OMS (which skips it): whatever a loader finds under
+                    # the link's name would be covered by no signature.
+                    raise RejectedError(
+                        "is a symlink to a directory; only symlinked files are allowed",
+                        path=rel,
+                        code="model.symlink_dir",
+                    )
+                if blob:
+                    blobs.append(blob_name(rel, target))
                 symlinks.append(rel)
                 abspath = target
             elif stat.S_ISDIR(est.st_mode):
@@ -269,7 +286,42 @@ def enumerate_model(
         files=tuple(files),
         ignore_paths=tuple(recorded),
         symlinks=tuple(symlinks),
+        hf_blobs=tuple(blobs),
     )
+
+
+def link_target_allowed(real_root: str, real_target: str, allow_symlinks: bool) -> bool:
+    """Whether a resolved symlink target may be hashed for a model whose resolved root
+    is `real_root`: inside the root, or a same-repo blob of a Hugging Face snapshot."""
+    if os.path.commonpath([real_root, real_target]) == real_root:
+        return True
+    repo = snapshot_repo(real_root) if allow_symlinks else None
+    return repo is not None and is_repo_blob(repo, real_target)
+
+
+def blob_mismatches(
+    inventory: Inventory, known_sha256: dict[str, str]
+) -> list[tuple[BlobName, str]]:
+    """Hugging Face blobs whose content does not match their name, with the actual hash.
+
+    `known_sha256` maps model-relative names to content SHA-256 already computed (files
+    mode, sha256), so LFS blobs are not read twice; anything else is hashed here.
+    """
+    by_rel = inventory.by_rel()
+    out: list[tuple[BlobName, str]] = []
+    for blob in inventory.hf_blobs:
+        f = by_rel.get(blob.rel)
+        if f is None:
+            continue
+        actual = known_sha256.get(blob.rel) if blob.algorithm == "sha256" else None
+        if actual is None:
+            try:
+                actual = content_hash(f.abspath, blob.algorithm)
+            except OSError as exc:
+                raise ModelReadError(f"cannot read blob: {exc.strerror}", path=blob.rel) from exc
+        if actual != blob.expected:
+            out.append((blob, actual))
+    return out
 
 
 def _normalise_ignore(path: str) -> str:
@@ -332,6 +384,15 @@ def build_manifest(
     empty = (
         tuple(f.rel for f in inventory.files if f.state.size == 0) if method == "shards" else None
     )
+    known = (
+        {r.name: r.digest for r in resources} if (method, hash_type) == ("files", "sha256") else {}
+    )
+    for blob, actual in blob_mismatches(inventory, known):
+        raise RejectedError(
+            f"Hugging Face blob {blob.expected} holds content with {blob.algorithm} {actual}",
+            path=blob.rel,
+            code="model.hf_blob_mismatch",
+        )
     return Manifest(
         model_name=inventory.model_name,
         resources=resources,

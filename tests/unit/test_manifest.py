@@ -106,14 +106,22 @@ def test_symlinks_refused_by_default(tmp_path: Path) -> None:
 def test_allowed_symlinks_hash_target_under_link_name(tmp_path: Path) -> None:
     m = ordering_trap_model(tmp_path / "m")
     (m / "link.json").symlink_to("config.json")
-    (m / "linkdir").symlink_to("weights", target_is_directory=True)
     inv = enumerate_model(m, allow_symlinks=True)
     names = [f.rel for f in inv.files]
-    assert "link.json" in names and not any(n.startswith("linkdir") for n in names)
+    assert "link.json" in names
     assert inv.symlinks == ("link.json",)
     man = build_manifest(inv, allow_symlinks=True)
     digests = {r.name: r.digest for r in man.resources}
     assert digests["link.json"] == digests["config.json"]
+
+
+def test_allowed_symlinks_still_refuse_a_symlinked_directory(tmp_path: Path) -> None:
+    """Stricter than OMS, which skips it silently (tests/adversarial/test_symlinks.py)."""
+    m = ordering_trap_model(tmp_path / "m")
+    (m / "linkdir").symlink_to("weights", target_is_directory=True)
+    with pytest.raises(RejectedError) as info:
+        enumerate_model(m, allow_symlinks=True)
+    assert (info.value.code, info.value.path) == ("model.symlink_dir", "linkdir")
 
 
 def test_symlink_escaping_the_model_is_refused_even_when_allowed(tmp_path: Path) -> None:

@@ -83,6 +83,14 @@ def render_text(report: Report) -> str:
     help="Trust one more global (class or function); repeatable.",
 )
 @click.option(
+    "--exclude",
+    "exclude",
+    multiple=True,
+    metavar="GLOB",
+    help="Leave out files or folders matching GLOB (repeatable; `*` never crosses `/`; "
+    "a GLOB without `/` matches a name at any depth).",
+)
+@click.option(
     "--format",
     "output_format",
     type=click.Choice(["text", "json", "sarif"]),
@@ -104,6 +112,7 @@ def scan(
     profiles: tuple[str, ...],
     no_default_profiles: bool,
     allow: tuple[str, ...],
+    exclude: tuple[str, ...],
     output_format: str,
     output: str | None,
 ) -> None:
@@ -117,7 +126,7 @@ def scan(
     from weightguard.scan.allowlist import DEFAULT_PROFILES
 
     chosen = (() if no_default_profiles else DEFAULT_PROFILES) + profiles
-    result = run_scan(list(paths), profiles=chosen, allow=allow)
+    result = run_scan(list(paths), profiles=chosen, allow=allow, exclude=exclude)
     report = build_report(result)
     if output_format == "json":
         body = report_json(report)

@@ -48,7 +48,9 @@ SCAN_PREDICATE = "https://weightguard.dev/scan/v1"
 SMOKE_PREDICATE = "https://weightguard.dev/smoke/v1"
 # Formats that hold data only: scanning them for code is meaningless, so a rule's scan
 # requirement covers every other format unless the rule lists formats itself.
-DATA_ONLY_FORMATS = frozenset({"safetensors", "gguf", "onnx", "json", "text", "empty"})
+DATA_ONLY_FORMATS = frozenset(
+    {"safetensors", "gguf", "onnx", "sentencepiece", "flax-msgpack", "json", "text", "empty"}
+)
 _VERSION = re.compile(r"^[0-9]+(\.[0-9]+)*$")
 
 

@@ -19,7 +19,8 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import PurePosixPath
 
 from weightguard._callable import make_module_callable
 from weightguard.errors import UsageError
@@ -81,22 +82,35 @@ def _stat(path: str) -> os.stat_result | None:
         return None
 
 
-def _walk(root: str) -> Iterator[str]:
+def _excluded(rel: str, exclude: Sequence[str]) -> bool:
+    # pathlib matching from the right: `*` never crosses `/`; a pattern without `/`
+    # matches a name at any depth, `a/*.bin` any `.../a/x.bin`.
+    path = PurePosixPath(rel)
+    return any(path.match(glob) for glob in exclude)
+
+
+def _walk(root: str, exclude: Sequence[str] = ()) -> Iterator[str]:
     # Sorted for stable reports; .git holds zlib objects that are not model files.
     for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if d != ".git")
+        rel_dir = os.path.relpath(dirpath, root).replace(os.sep, "/")
+        rel_dir = "" if rel_dir == "." else rel_dir + "/"
+        dirnames[:] = sorted(
+            d for d in dirnames if d != ".git" and not _excluded(rel_dir + d, exclude)
+        )
         for name in sorted(filenames):
-            yield _display(os.path.join(dirpath, name))
+            if not _excluded(rel_dir + name, exclude):
+                yield _display(os.path.join(dirpath, name))
 
 
-def _files(paths: Iterable[PathLike]) -> Iterator[str]:
+def _files(paths: Iterable[PathLike], exclude: Sequence[str] = ()) -> Iterator[str]:
     for raw in paths:
         path = _display(os.fspath(raw))
         st = _stat(path)
         if st is not None and stat.S_ISDIR(st.st_mode):
-            yield from _walk(path)
+            yield from _walk(path, exclude)
         elif st is not None:
-            yield path
+            if not _excluded(path.replace(os.sep, "/"), exclude):
+                yield path
         else:
             raise UsageError(f"{raw}: no such file or directory", code="scan.no_such_path")
 
@@ -107,6 +121,7 @@ def scan(
     profiles: Iterable[str] | None = None,
     allow: Iterable[str] = (),
     limits: Limits | None = None,
+    exclude: Iterable[str] = (),
 ) -> ScanResult:
     """Scan files and directories for code that loading them would run.
 
@@ -115,6 +130,9 @@ def scan(
         profiles: allowlist profiles (default: ``torch`` and ``numpy``).
         allow: extra ``module.qualname`` (or ``module:qualname``) entries to trust.
         limits: budgets; defaults when None.
+        exclude: globs of files or folders to leave out of directory walks and of the
+            paths given (`*` never crosses `/`; a glob without `/` matches a name at any
+            depth), e.g. ``*.md``, ``.cache``, ``onnx/*.onnx``.
 
     Returns:
         A `ScanResult` with one `FileResult` per file.
@@ -147,7 +165,12 @@ def scan(
     scanner = Scanner(allowlist, limits or Limits())
     results: list[FileResult] = []
     errors: list[str] = []
-    for count, path in enumerate(_files(paths)):
+    globs = tuple(exclude)
+    if any(not g or g.startswith("/") for g in globs):
+        raise UsageError(
+            "--exclude GLOB must be a non-empty relative glob", code="scan.bad_exclude"
+        )
+    for count, path in enumerate(_files(paths, globs)):
         if count >= scanner.limits.max_files:
             errors.append(f"more than {scanner.limits.max_files} files; scan stopped")
             break

@@ -172,12 +172,20 @@ class Scanner:
                 member,
                 hint="decompress it and scan the result",
             )
-        elif kind == "unknown":
-            fs.incomplete(
-                "format.unknown",
-                "not a format weightguard knows; it cannot be shown free of code",
-                member,
-            )
+        elif kind in ("gguf", "onnx", "unknown"):
+            from weightguard.scan.datafmt import classify
+
+            found = classify(fh, size, kind)
+            kind = found.kind
+            if found.problem:
+                rule, outcome, message = found.problem
+                fs.add(rule, Outcome(outcome), Severity.HIGH, message, member=member)
+            elif kind == "unknown":
+                fs.incomplete(
+                    "format.unknown",
+                    "not a format weightguard knows; it cannot be shown free of code",
+                    member,
+                )
         return kind
 
     # -- pickle streams ---------------------------------------------------------------

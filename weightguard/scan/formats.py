@@ -36,6 +36,10 @@ FORMATS = (
     "safetensors",
     "gguf",
     "onnx",
+    "sentencepiece",
+    "flax-msgpack",
+    "hdf5",
+    "tf-savedmodel",
     "json",
     "text",
     "empty",
@@ -181,6 +185,11 @@ def detect_fh(fh: BinaryIO, size: int) -> str:
         return zip_kind([m.name for m in directory.members])
     if kind == "tar":
         return "torch-tar" if _tar_names(fh) >= TORCH_TAR_MEMBERS else "tar"
+    if kind in ("gguf", "onnx", "unknown"):
+        from weightguard.scan.datafmt import classify
+
+        found = classify(fh, size, kind)  # a data format only if it fully validates
+        return "unknown" if found.problem and found.kind in ("gguf", "onnx") else found.kind
     return kind
 
 
