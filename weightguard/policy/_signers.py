@@ -12,13 +12,13 @@ import re
 from pathlib import Path
 
 from weightguard.errors import ConfigError, KeyLoadError
-from weightguard.policy._read import Ctx, Field, get, items, mapping, string
+from weightguard.policy._read import Ctx, Field, get, items, mapping, string, token
 from weightguard.policy._yaml import LocatedDict
 from weightguard.policy.schema import KeySigner, SignerSpec, SigstoreSigner, X509Signer
 from weightguard.signing.identity import IdentityPolicy
 
-SIGNER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
-KEY_ID = re.compile(r"^sha256:[0-9a-f]{64}$")
+SIGNER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")  # fullmatch only
+KEY_ID = re.compile(r"sha256:[0-9a-f]{64}")  # fullmatch only
 _KINDS = ("key", "x509", "sigstore")
 
 
@@ -54,7 +54,7 @@ def read_signers(ctx: Ctx, f: Field, base: Path) -> dict[str, SignerSpec]:
     seen_keys: dict[str, str] = {}
     for name in signers:
         entry = Field(signers[name], f"{f.key}.{name}", signers.key_lines[name])
-        if not SIGNER_NAME.match(name):
+        if not SIGNER_NAME.fullmatch(name):
             ctx.add(
                 entry.line,
                 entry.key,
@@ -103,7 +103,7 @@ def _key_signer(ctx: Ctx, name: str, f: Field, base: Path) -> KeySigner | None:
         return None
     key_field, id_field = get(d, f.key, "publicKey"), get(d, f.key, "keyId")
     pinned = string(ctx, id_field, what='"sha256:<64 hex>"') if id_field else None
-    if id_field and pinned is not None and not KEY_ID.match(pinned):
+    if id_field and pinned is not None and not KEY_ID.fullmatch(pinned):
         ctx.add(id_field.line, id_field.key, 'expected "sha256:<64 lowercase hex>"')
         pinned = None
     loaded = _read_file(ctx, key_field, base, "a public key") if key_field else None
@@ -179,8 +179,8 @@ def _x509_signer(ctx: Ctx, name: str, f: Field, base: Path) -> X509Signer | None
         if idd is None:
             return None
         san_f, subject_f = get(idd, ident.key, "san"), get(idd, ident.key, "subject")
-        san = string(ctx, san_f) if san_f else None
-        subject = string(ctx, subject_f) if subject_f else None
+        san = token(ctx, san_f, "a SAN") if san_f else None
+        subject = token(ctx, subject_f, "a subject DN") if subject_f else None
         if san_f is None and subject_f is None:
             ctx.add(ident.line, ident.key, "pin the leaf certificate: give san and/or subject")
             return None

@@ -100,12 +100,19 @@ class _Evaluator(FileChecks):
         named = sorted(set(item.signers) & self.revoked)
         if named:
             return named[0]
-        if item.key_hint and f"sha256:{item.key_hint}" in deny.key_ids:
+        if item.key_hint and f"sha256:{item.key_hint.lower()}" in deny.key_ids:
             return f"key sha256:{item.key_hint}"
+        # The verified signing key, bare or inside a certificate: a leaked key is revoked
+        # by its key id however it is wrapped.
+        revoked_key = next((k for k in item.signing_keys if k in deny.key_ids), None)
+        if revoked_key:
+            return f"key {revoked_key}"
         for info in item.infos:
             if info.kind == "key" and info.identity in deny.key_ids:
                 return f"key {info.identity}"
             names = [info.identity, *[str(s) for s in info.details.get("san", ())]]
+            # Deny matchers are lowercase (or case-insensitive regexes): see _spec.deny_identity.
+            names = [n.lower() for n in names]
             for matcher in deny.identities:
                 hit = next((n for n in names if matcher.matches(n)), None)
                 if hit:

@@ -180,7 +180,9 @@ class Gather:
 
     def signature(self, facts: BundleFacts, bundle: Bundle, stmt: Statement) -> BundleFacts:
         v = self.trust.verify(bundle)
-        facts = dataclasses.replace(facts, signers=v.signers, infos=v.infos, refusals=v.refusals)
+        facts = dataclasses.replace(
+            facts, signers=v.signers, infos=v.infos, refusals=v.refusals, signing_keys=v.keys
+        )
         if not v.signers:
             if v.incomplete and not any(c == "signature.invalid" for _, c in v.refusals):
                 reason = Reason(
@@ -260,6 +262,7 @@ class Gather:
             signers=v.signers,
             infos=v.infos,
             refusals=v.refusals,
+            signing_keys=v.keys,
         )
         from weightguard.smoke.record import PREDICATE_TYPE, record_from_statement
 

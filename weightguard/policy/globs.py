@@ -74,6 +74,10 @@ def glob_regex(pattern: str) -> re.Pattern[str]:
         raise GlobError("patterns are relative to the model root; drop the leading '/'")
     if "\\" in pattern or "\x00" in pattern:
         raise GlobError("backslashes and NUL are not allowed in patterns")
+    if pattern != pattern.strip() or any(ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 for c in pattern):
+        # A stray newline from YAML would make a rule (or exception) that never matches
+        # what it was written for; names with such characters are still matched by `*`.
+        raise GlobError("patterns cannot start or end with whitespace or hold control characters")
     segments = pattern.split("/")
     parts: list[str] = []
     for index, seg in enumerate(segments):
