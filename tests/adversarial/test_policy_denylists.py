@@ -24,12 +24,7 @@ def kit(tmp_path_factory: pytest.TempPathFactory) -> Kit:
     return make_kit(tmp_path_factory.mktemp("kit"))
 
 
-RULES = (
-    "  rules:\n"
-    "  - name: all\n"
-    '    paths: ["**"]\n'
-    "    signatures: {anyOf: [team-a, corp]}\n"
-)
+RULES = '  rules:\n  - name: all\n    paths: ["**"]\n    signatures: {anyOf: [team-a, corp]}\n'
 
 
 def _codes(problems: list[object]) -> list[str]:
@@ -73,7 +68,8 @@ def test_block_scalar_revocation_is_refused(kit: Kit, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "identity", ['"{san}\\n"', '" {san}"', '{{exact: "{san}\\n"}}', '{{glob: "*@weightguard.test "}}']
+    "identity",
+    ['"{san}\\n"', '" {san}"', '{{exact: "{san}\\n"}}', '{{glob: "*@weightguard.test "}}'],
 )
 def test_deny_identity_with_stray_whitespace_is_refused(
     kit: Kit, tmp_path: Path, identity: str
@@ -99,14 +95,13 @@ def test_deny_identity_matches_whatever_the_case(kit: Kit, tmp_path: Path) -> No
 def test_deny_key_id_revokes_a_certificate_key_too(kit: Kit, tmp_path: Path) -> None:
     """A leaked key is revoked by its key id whether it signs bare or inside a certificate."""
     from cryptography import x509
-    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
 
     from weightguard.signing.keys import key_hint
 
-    leaf = x509.load_pem_x509_certificate(kit.pki.leaf_cert.read_bytes())
-    pub = leaf.public_key()
-    assert pub.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-    leaked = f"sha256:{key_hint(pub)}"  # type: ignore[arg-type]
+    pub = x509.load_pem_x509_certificate(kit.pki.leaf_cert.read_bytes()).public_key()
+    assert isinstance(pub, ec.EllipticCurvePublicKey)
+    leaked = f"sha256:{key_hint(pub)}"
     model = default_model(tmp_path / "model")
     kit.sign(model, "corp")
     policy = kit.policy(tmp_path / "p", f'  deny: {{keyIds: ["{leaked}"]}}\n' + RULES)
@@ -137,8 +132,9 @@ def test_no_identifier_with_a_trailing_newline_validates(
         spec = RULES.replace("name: all", f"name: {value}")
     elif where == "signer-name":
         spec = RULES.replace("[team-a, corp]", '["team-a\\n"]').replace(
-            "  rules:", f'  signers:\n    "team-a\\n": {{key: {{publicKey: trust/team-a.pub.pem, '
-            f'keyId: "{kit.key_id("team-a")}"}}}}\n  rules:'
+            "  rules:",
+            f'  signers:\n    "team-a\\n": {{key: {{publicKey: trust/team-a.pub.pem, '
+            f'keyId: "{kit.key_id("team-a")}"}}}}\n  rules:',
         )
     elif where == "version":
         spec = f"  rollback: {{minVersion: {value}}}\n" + RULES

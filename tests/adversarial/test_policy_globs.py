@@ -36,7 +36,13 @@ def test_bracket_range_never_matches_slash(pattern: str, path: str) -> None:
 
 @pytest.mark.parametrize(
     ("pattern", "path"),
-    [("a[.-0]b", "a.b"), ("a[.-0]b", "a0b"), ("a[!-~]b", "a.b"), ("[!]]x", "ax"), ("[a-c]*.bin", "b1.bin")],
+    [
+        ("a[.-0]b", "a.b"),
+        ("a[.-0]b", "a0b"),
+        ("a[!-~]b", "a.b"),
+        ("[!]]x", "ax"),
+        ("[a-c]*.bin", "b1.bin"),
+    ],
 )
 def test_bracket_range_still_matches_within_a_segment(pattern: str, path: str) -> None:
     assert PathPattern.parse(pattern).matches(path)
