@@ -57,6 +57,18 @@ def mode_strength(mode: str) -> int:
     return _MODE_STRENGTH[mode]
 
 
+def weakened_by(policy: Policy, mode: str) -> list[str]:
+    """What a `--mode` override would weaken: the policy and every rule (by name) whose
+    effective mode (its own, else the policy's) is stronger than `mode`."""
+    out = ["the policy"] if mode_strength(mode) < mode_strength(policy.mode) else []
+    out += [
+        f"rule {r.name}"
+        for r in policy.rules
+        if mode_strength(mode) < mode_strength(r.mode or policy.mode)
+    ]
+    return out
+
+
 def parse_version(text: str) -> tuple[int, ...] | None:
     """Dotted numeric versions only (``2``, ``2.3``, ``2.3.10``); None otherwise."""
     if not _VERSION.fullmatch(text):
