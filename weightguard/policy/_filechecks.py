@@ -82,6 +82,7 @@ class FileChecks(EvaluatorBase):
             if state != "ok":
                 diff = next((d for d in b.differences if d.path == f.path), None)
                 message = diff.message if diff else "content differs from the signed manifest"
+                # Tampering, not a missing signature: no exception waives it.
                 self.add(
                     "signatures",
                     Status.FAILED,
@@ -91,6 +92,7 @@ class FileChecks(EvaluatorBase):
                     path=f.path,
                     expected=diff.expected if diff else None,
                     actual=diff.actual if diff else None,
+                    waivable=False,
                 )
                 return
         req = rule.signatures

@@ -144,14 +144,9 @@ class _Reader(RuleReader):
         reason_f = r.get(d, f.key, "reason")
         reason = r.string(ctx, reason_f) if reason_f else None
         expires_f = r.get(d, f.key, "expires")
+        # An expired exception is valid: it stops applying at evaluation (a warning
+        # there, and in `policy lint`), so its expiry date is never an outage.
         expires = self.time(expires_f, end_of_day=True) if expires_f else None
-        if expires is not None and expires_f is not None and expires <= self.now:
-            ctx.add(
-                expires_f.line,
-                expires_f.key,
-                f"exception expired on {expires_f.value}; renew or remove it",
-                "policy.exception_expired",
-            )
         paths_f, rules_f = r.get(d, f.key, "paths"), r.get(d, f.key, "rules")
         paths = self.patterns(paths_f) if paths_f else ()
         rules = r.string_list(ctx, rules_f) if rules_f else ()

@@ -155,6 +155,7 @@ class _Evaluator(FileChecks):
                         "signature.invalid",
                         f"{b.source}: the signature does not verify with the key it names "
                         f"({tampered[0]})",
+                        waivable=False,
                     )
                 else:
                     self.add(
@@ -165,6 +166,21 @@ class _Evaluator(FileChecks):
                     )
         if not self.ev.files and not self.ev.errors:
             self.add("model", Status.FAILED, "model.empty", "the model has no files to check")
+
+    def expired_exceptions(self) -> None:
+        """An expired exception stops waiving (its checks are enforced again); it is
+        reported as a warning, never a policy error that would stop every deployment."""
+        for exc in self.policy.exceptions:
+            if exc.expires <= self.now:
+                self.add(
+                    "exceptions",
+                    Status.FAILED,
+                    "exception.expired",
+                    f"exception {exc.index} ({exc.reason}) expired on "
+                    f"{(exc.expires - dt.timedelta(microseconds=1)).date().isoformat()}; "
+                    "it no longer waives anything: renew or remove it",
+                    mode="warn",
+                )
 
     def missing_files(self) -> None:
         present = {f.path for f in self.ev.files}
@@ -181,6 +197,7 @@ class _Evaluator(FileChecks):
                         f"signed file is missing from the model ({b.source})",
                         rule=rule,
                         path=path,
+                        waivable=False,  # removing signed content is tampering
                     )
 
     def rollback(self) -> None:
@@ -293,6 +310,7 @@ def evaluate(
     """
     ev = _Evaluator(policy, evidence, now or dt.datetime.now(dt.timezone.utc), mode)
     ev.deny()
+    ev.expired_exceptions()
     ev.evidence_errors()
     ev.missing_files()
     ev.files()

@@ -2,7 +2,7 @@
 
 Owns: the policy's value types and `load_policy`, which reads a YAML file strictly into
 them. Every problem (unknown key, wrong type, undefined signer, unreadable trust file,
-expired exception, bad glob...) is collected with its line and key path; any problem
+bad glob...) is collected with its line and key path; any problem
 makes `load_policy` raise `PolicyError` (a `ConfigError`, exit 2) listing them all.
 Trust material (public keys, root certificates, trusted roots) is read and parsed at
 load time, so a policy that loads can be evaluated without touching those files again.
