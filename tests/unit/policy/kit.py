@@ -115,9 +115,13 @@ class Kit:
 
     def roots_yaml(self, base: Path) -> str:
         """The `roots:` value trusting the kit's root CA (copied to base/trust/root.pem)."""
+        import hashlib
+
         (base / "trust").mkdir(parents=True, exist_ok=True)
-        (base / "trust" / "root.pem").write_bytes(self.pki.root.read_bytes())
-        return "[trust/root.pem]"
+        data = self.pki.root.read_bytes()
+        (base / "trust" / "root.pem").write_bytes(data)
+        digest = hashlib.sha256(data).hexdigest()
+        return f'[{{file: trust/root.pem, digest: "sha256:{digest}"}}]'
 
     def policy(self, base: Path, spec: str, *, name: str = "test", signers: bool = True) -> Path:
         """Write a policy whose `spec` body is `spec` (2-space indented keys)."""
