@@ -57,8 +57,18 @@ def test_json_is_one_document_for_many_files(files: dict[str, Path]) -> None:
     assert doc["summary"] == {"files": 4, "clean": 1, "unsafe": 2, "incomplete": 1}
     evil = next(f for f in doc["files"] if f["path"].endswith("evil.bin"))
     finding = evil["findings"][0]
-    for key in ("rule", "outcome", "severity", "message", "file", "offset", "opcode", "global",
-                "role", "hint"):
+    for key in (
+        "rule",
+        "outcome",
+        "severity",
+        "message",
+        "file",
+        "offset",
+        "opcode",
+        "global",
+        "role",
+        "hint",
+    ):
         assert key in finding
     assert finding["global"] == "posix.system"
 
@@ -126,9 +136,21 @@ print("PROBE", code, " ".join(sorted(set(sys.modules) - before)))
 # Never needed to scan a torch checkpoint: other formats' readers, opt-in profiles, report
 # renderers we were not asked for, and the heavy libraries.
 _NOT_AT_START_UP = {
-    "weightguard.scan.archives", "weightguard.scan.datafiles", "weightguard.scan.joblibfmt",
-    "weightguard.scan.profiles_optin", "weightguard.scan.sarif", "pathlib", "json", "tarfile",
-    "zipfile", "gzip", "bz2", "lzma", "torch", "numpy", "joblib",
+    "weightguard.scan.archives",
+    "weightguard.scan.datafiles",
+    "weightguard.scan.joblibfmt",
+    "weightguard.scan.profiles_optin",
+    "weightguard.scan.sarif",
+    "pathlib",
+    "json",
+    "tarfile",
+    "zipfile",
+    "gzip",
+    "bz2",
+    "lzma",
+    "torch",
+    "numpy",
+    "joblib",
 }
 
 
@@ -150,10 +172,16 @@ def test_scan_start_up_loads_only_what_the_format_needs(tmp_path: Path, kind: st
         parts = [0x1950A86A20F9469CFC6C, 1001, {"little_endian": True}, {"step": 1}, []]
         path.write_bytes(b"".join(pickle.dumps(p, protocol=2) for p in parts))
         unwanted = _NOT_AT_START_UP | {"weightguard.scan.zipread", "weightguard.scan.zipscan"}
-    out = subprocess.run(
-        [sys.executable, "-c", _STARTUP_PROBE, str(path)], capture_output=True, text=True,
-        check=True,
-    ).stdout.splitlines()[-1].split()
+    out = (
+        subprocess.run(
+            [sys.executable, "-c", _STARTUP_PROBE, str(path)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        .stdout.splitlines()[-1]
+        .split()
+    )
     assert out[:2] == ["PROBE", "0"]
     loaded = set(out[2:])
     assert f"weightguard.scan.{'zipscan' if kind == 'torch-zip' else 'legacy'}" in loaded

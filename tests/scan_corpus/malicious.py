@@ -84,8 +84,9 @@ class Builder:
     def system(self) -> bytes:
         return call(sg("os", "system"), u(self.sh))
 
-    def add(self, name: str, category: str, loader: str, fname: str, data: bytes,
-            torch: bool = False) -> None:
+    def add(
+        self, name: str, category: str, loader: str, fname: str, data: bytes, torch: bool = False
+    ) -> None:
         path = self.files / fname
         path.write_bytes(data)
         self.samples.append(Sample(name, category, path, loader, self.markers / name, torch))
@@ -95,8 +96,9 @@ class Builder:
         return self
 
 
-def _torch_zip(data_pkl: bytes, *, name: str = "archive/data.pkl", extra: dict[str, bytes]
-               | None = None) -> bytes:
+def _torch_zip(
+    data_pkl: bytes, *, name: str = "archive/data.pkl", extra: dict[str, bytes] | None = None
+) -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as z:
         z.writestr(name, data_pkl)
@@ -108,8 +110,13 @@ def _torch_zip(data_pkl: bytes, *, name: str = "archive/data.pkl", extra: dict[s
 
 
 def _legacy(sys_info: bytes, obj: bytes | None = None) -> bytes:
-    return (pickle.dumps(TORCH_MAGIC, protocol=2) + pickle.dumps(1001, protocol=2) + sys_info
-            + (obj or pickle.dumps({}, protocol=2)) + pickle.dumps([], protocol=2))
+    return (
+        pickle.dumps(TORCH_MAGIC, protocol=2)
+        + pickle.dumps(1001, protocol=2)
+        + sys_info
+        + (obj or pickle.dumps({}, protocol=2))
+        + pickle.dumps([], protocol=2)
+    )
 
 
 def _joblib(payload_pickle_obj: object, compress: object) -> bytes:
@@ -146,18 +153,25 @@ def build(root: Path) -> list[Sample]:
 def _callable_reach(b: Builder) -> None:
     c = "callable-reach"
     for name, mod, fn, arg in [
-        ("os_system", "os", "system", "sh"), ("posix_system", "posix", "system", "sh"),
-        ("builtins_exec", "builtins", "exec", "py"), ("builtins_eval", "builtins", "eval", "py"),
-        ("timeit_timeit", "timeit", "timeit", "py"), ("profile_run", "profile", "run", "py"),
+        ("os_system", "os", "system", "sh"),
+        ("posix_system", "posix", "system", "sh"),
+        ("builtins_exec", "builtins", "exec", "py"),
+        ("builtins_eval", "builtins", "eval", "py"),
+        ("timeit_timeit", "timeit", "timeit", "py"),
+        ("profile_run", "profile", "run", "py"),
         ("cprofile_run", "cProfile", "run", "py"),
         ("numpy_runstring", "numpy.testing._private.utils", "runstring", None),
         ("collect_env_run", "torch.utils.collect_env", "run", "sh"),
-        ("codecs_open", "codecs", "open", "w"), ("io_open", "io", "open", "w"),
-        ("_io_open", "_io", "open", "w"), ("_io_fileio", "_io", "FileIO", "w"),
-        ("builtins_open", "builtins", "open", "w"), ("logging_filehandler", "logging",
-                                                     "FileHandler", "one"),
-        ("zipfile_zipfile", "zipfile", "ZipFile", "w"), ("tarfile_open", "tarfile", "open", "w"),
-        ("sqlite3_connect", "sqlite3", "connect", "one"), ("os_mkdir", "os", "mkdir", "one"),
+        ("codecs_open", "codecs", "open", "w"),
+        ("io_open", "io", "open", "w"),
+        ("_io_open", "_io", "open", "w"),
+        ("_io_fileio", "_io", "FileIO", "w"),
+        ("builtins_open", "builtins", "open", "w"),
+        ("logging_filehandler", "logging", "FileHandler", "one"),
+        ("zipfile_zipfile", "zipfile", "ZipFile", "w"),
+        ("tarfile_open", "tarfile", "open", "w"),
+        ("sqlite3_connect", "sqlite3", "connect", "one"),
+        ("os_mkdir", "os", "mkdir", "one"),
         ("pip_ensure_dir", "pip._internal.utils.misc", "ensure_dir", "one"),
         ("runpy_run_code", "runpy", "_run_code", "code"),
     ]:
@@ -177,37 +191,85 @@ def _callable_reach(b: Builder) -> None:
         torch = mod.startswith("torch")
         b.add(name, c, "pickle", f"{name}.pkl", program(call(sg(mod, fn), *args)), torch)
     b.sample("exec_wrapper")
-    b.add("exec_wrapper", c, "pickle", "exec_wrapper.pkl", program(call(
-        sg("torch.jit.unsupported_tensor_ops", "execWrapper"), u(b.py), EMPTY_DICT, EMPTY_DICT)),
-        torch=True)
+    b.add(
+        "exec_wrapper",
+        c,
+        "pickle",
+        "exec_wrapper.pkl",
+        program(
+            call(
+                sg("torch.jit.unsupported_tensor_ops", "execWrapper"),
+                u(b.py),
+                EMPTY_DICT,
+                EMPTY_DICT,
+            )
+        ),
+        torch=True,
+    )
     b.sample("subprocess_popen")
-    b.add("subprocess_popen", c, "pickle", "popen.pkl", program(call(
-        sg("subprocess", "call"), MARK + u("touch") + u(b.m) + b"l")))
+    b.add(
+        "subprocess_popen",
+        c,
+        "pickle",
+        "popen.pkl",
+        program(call(sg("subprocess", "call"), MARK + u("touch") + u(b.m) + b"l")),
+    )
     b.sample("spawnv_passfds")
-    b.add("spawnv_passfds", c, "pickle", "spawnv.pkl", program(call(
-        sg("multiprocessing.util", "spawnv_passfds"), by(b"/usr/bin/touch"),
-        MARK + by(b"touch") + by(b.m.encode()) + b"l", b"]")))
+    b.add(
+        "spawnv_passfds",
+        c,
+        "pickle",
+        "spawnv.pkl",
+        program(
+            call(
+                sg("multiprocessing.util", "spawnv_passfds"),
+                by(b"/usr/bin/touch"),
+                MARK + by(b"touch") + by(b.m.encode()) + b"l",
+                b"]",
+            )
+        ),
+    )
 
 
 def _name_tricks(b: Builder) -> None:
     c = "name-tricks"
     b.sample("dotted_pathlib_os")
-    b.add("dotted_pathlib_os", c, "pickle", "dotted.pkl",
-          program(call(sg("pathlib", "os.system"), u(b.sh))))
+    b.add(
+        "dotted_pathlib_os",
+        c,
+        "pickle",
+        "dotted.pkl",
+        program(call(sg("pathlib", "os.system"), u(b.sh))),
+    )
     b.sample("builtin_alias_p2")
-    b.add("builtin_alias_p2", c, "pickle", "builtin_alias.pkl",
-          program(call(g("__builtin__", "eval"), u(b.py)), PROTO2))
+    b.add(
+        "builtin_alias_p2",
+        c,
+        "pickle",
+        "builtin_alias.pkl",
+        program(call(g("__builtin__", "eval"), u(b.py)), PROTO2),
+    )
     b.sample("main_builtins_dunder")
-    b.add("main_builtins_dunder", c, "pickle", "main_dunder.pkl",
-          program(call(sg("__main__", "__builtins__.exec"), u(b.py))))
+    b.add(
+        "main_builtins_dunder",
+        c,
+        "pickle",
+        "main_dunder.pkl",
+        program(call(sg("__main__", "__builtins__.exec"), u(b.py))),
+    )
     b.sample("import_getattr")
     os_mod = call(sg("builtins", "__import__"), u("os"))
     system = call(sg("builtins", "getattr"), os_mod, u("system"))
     b.add("import_getattr", c, "pickle", "import_getattr.pkl", program(call(system, u(b.sh))))
     b.sample("pathlib_touch_method")
     path = call(sg("pathlib", "PosixPath"), u(b.m))
-    b.add("pathlib_touch_method", c, "pickle", "pathlib_touch.pkl",
-          program(call(sg("pathlib", "Path.touch"), path)))
+    b.add(
+        "pathlib_touch_method",
+        c,
+        "pickle",
+        "pathlib_touch.pkl",
+        program(call(sg("pathlib", "Path.touch"), path)),
+    )
     b.sample("pkgutil_resolve")
     fn = call(sg("pkgutil", "resolve_name"), u("os:system"))
     b.add("pkgutil_resolve", c, "pickle", "pkgutil.pkl", program(call(fn, u(b.sh))))
@@ -223,19 +285,57 @@ def _gadgets(b: Builder) -> None:
     b.sample("build_setattr_namespace")
     # BUILD plants the command on a "data" object; REDUCE then passes that object's
     # attribute-free value to os.system via getattr.
-    holder = sg("argparse", "Namespace") + EMPTY_TUPLE + NEWOBJ + EMPTY_DICT + MARK + \
-        u("cmd") + u(b.sh) + SETITEMS + BUILD
+    holder = (
+        sg("argparse", "Namespace")
+        + EMPTY_TUPLE
+        + NEWOBJ
+        + EMPTY_DICT
+        + MARK
+        + u("cmd")
+        + u(b.sh)
+        + SETITEMS
+        + BUILD
+    )
     cmd = call(sg("builtins", "getattr"), holder, u("cmd"))
-    b.add("build_setattr_namespace", c, "pickle", "build_setattr.pkl",
-          program(call(sg("os", "system"), cmd)))
+    b.add(
+        "build_setattr_namespace",
+        c,
+        "pickle",
+        "build_setattr.pkl",
+        program(call(sg("os", "system"), cmd)),
+    )
     b.sample("rebuild_from_type_exec")
-    b.add("rebuild_from_type_exec", c, "pickle", "rebuild_from_type.pkl", program(call(
-        sg("torch._tensor", "_rebuild_from_type_v2"), sg("builtins", "exec"),
-        sg("torch", "Tensor"), MARK + u(b.py) + TUPLE, EMPTY_DICT)), torch=True)
+    b.add(
+        "rebuild_from_type_exec",
+        c,
+        "pickle",
+        "rebuild_from_type.pkl",
+        program(
+            call(
+                sg("torch._tensor", "_rebuild_from_type_v2"),
+                sg("builtins", "exec"),
+                sg("torch", "Tensor"),
+                MARK + u(b.py) + TUPLE,
+                EMPTY_DICT,
+            )
+        ),
+        torch=True,
+    )
     b.sample("copyreg_reconstructor_popen")
-    b.add("copyreg_reconstructor_popen", c, "pickle", "reconstructor.pkl", program(call(
-        sg("copyreg", "_reconstructor"), sg("subprocess", "Popen"), sg("subprocess", "Popen"),
-        MARK + u("touch") + u(b.m) + b"l")))
+    b.add(
+        "copyreg_reconstructor_popen",
+        c,
+        "pickle",
+        "reconstructor.pkl",
+        program(
+            call(
+                sg("copyreg", "_reconstructor"),
+                sg("subprocess", "Popen"),
+                sg("subprocess", "Popen"),
+                MARK + u("touch") + u(b.m) + b"l",
+            )
+        ),
+    )
     b.sample("functools_partial")
     part = call(sg("functools", "partial"), sg("os", "system"), u(b.sh))
     b.add("functools_partial", c, "pickle", "partial.pkl", program(call(part)))
@@ -248,8 +348,13 @@ def _gadgets(b: Builder) -> None:
     b.add("map_list", c, "pickle", "map_list.pkl", program(call(sg("builtins", "list"), mapped)))
     b.sample("methodcaller")
     mc = call(sg("operator", "methodcaller"), u("system"), u(b.sh))
-    b.add("methodcaller", c, "pickle", "methodcaller.pkl",
-          program(call(mc, call(sg("importlib", "import_module"), u("os")))))
+    b.add(
+        "methodcaller",
+        c,
+        "pickle",
+        "methodcaller.pkl",
+        program(call(mc, call(sg("importlib", "import_module"), u("os")))),
+    )
 
 
 def _differentials(b: Builder) -> None:
@@ -263,8 +368,14 @@ def _differentials(b: Builder) -> None:
     b.add("frame_straddle", c, "pickle", "frame.pkl", trick)
     b.sample("frame_straddle_torch")
     tail = b"os\nsystem\n" + MARK + b"V" + b.sh.encode() + b"\n" + TUPLE + REDUCE + STOP
-    b.add("frame_straddle_torch", c, "torch", "frame_torch.pt",
-          _torch_zip(PROTO4 + frame(b"cX") + tail), torch=True)
+    b.add(
+        "frame_straddle_torch",
+        c,
+        "torch",
+        "frame_torch.pt",
+        _torch_zip(PROTO4 + frame(b"cX") + tail),
+        torch=True,
+    )
     b.sample("string_operands")
     body = b"S'os'\nS'system'\n\x93" + MARK + u(b.sh) + TUPLE + REDUCE
     b.add("string_operands", c, "pickle", "string_operands.pkl", program(body))
@@ -272,29 +383,62 @@ def _differentials(b: Builder) -> None:
     body = b"U\x02osU\x06system\x93" + MARK + u(b.sh) + TUPLE + REDUCE
     b.add("binstring_operands", c, "pickle", "binstring_operands.pkl", program(body))
     b.sample("memo_overwrite")
-    body = u("builtins") + b"q\x00" + POP + u("os") + b"q\x00" + POP + b"h\x00" + u("system") \
-        + b"\x93" + MARK + u(b.sh) + TUPLE + REDUCE
+    body = (
+        u("builtins")
+        + b"q\x00"
+        + POP
+        + u("os")
+        + b"q\x00"
+        + POP
+        + b"h\x00"
+        + u("system")
+        + b"\x93"
+        + MARK
+        + u(b.sh)
+        + TUPLE
+        + REDUCE
+    )
     b.add("memo_overwrite", c, "pickle", "memo_overwrite.pkl", program(body))
     b.sample("broken_after_payload")
     b.add("broken_after_payload", c, "pickle", "broken.pkl", PROTO4 + b.system() + b"\xff")
     b.sample("protocol0_text")
-    b.add("protocol0_text", c, "pickle", "proto0.pkl",
-          b"cposix\nsystem\n(V" + b.sh.encode() + b"\ntR.")
+    b.add(
+        "protocol0_text",
+        c,
+        "pickle",
+        "proto0.pkl",
+        b"cposix\nsystem\n(V" + b.sh.encode() + b"\ntR.",
+    )
     b.sample("late_proto")
-    b.add("late_proto", c, "pickle", "late_proto.pkl", b"N" + POP + b"\x80\x02"
-          + b.system() + STOP)
+    b.add("late_proto", c, "pickle", "late_proto.pkl", b"N" + POP + b"\x80\x02" + b.system() + STOP)
     b.sample("stack_leftover")
     b.add("stack_leftover", c, "pickle", "leftover.pkl", program(b.system() + u("junk")))
     b.sample("concatenated")
-    b.add("concatenated", c, "pickle-all", "concat.pkl",
-          pickle.dumps({"ok": 1}) + program(b.system()))
+    b.add(
+        "concatenated", c, "pickle-all", "concat.pkl", pickle.dumps({"ok": 1}) + program(b.system())
+    )
     b.sample("legacy_sys_info")
-    b.add("legacy_sys_info", c, "torch", "legacy_sysinfo.pt",
-          _legacy(program(b.system(), PROTO2)), torch=True)
+    b.add(
+        "legacy_sys_info",
+        c,
+        "torch",
+        "legacy_sysinfo.pt",
+        _legacy(program(b.system(), PROTO2)),
+        torch=True,
+    )
     b.sample("legacy_magic_reduce")
-    b.add("legacy_magic_reduce", c, "torch", "legacy_magic.pt",
-          program(b.system(), PROTO2) + pickle.dumps(1001, 2) + pickle.dumps({}, 2)
-          + pickle.dumps({}, 2) + pickle.dumps([], 2), torch=True)
+    b.add(
+        "legacy_magic_reduce",
+        c,
+        "torch",
+        "legacy_magic.pt",
+        program(b.system(), PROTO2)
+        + pickle.dumps(1001, 2)
+        + pickle.dumps({}, 2)
+        + pickle.dumps({}, 2)
+        + pickle.dumps([], 2),
+        torch=True,
+    )
 
 
 def _patch_zip(data: bytes, fn: object) -> bytes:
@@ -308,9 +452,18 @@ def _containers(b: Builder) -> None:
     b.sample("raw_pickle_as_pt")
     b.add("raw_pickle_as_pt", c, "torch", "raw.pt", program(b.system(), PROTO2), torch=True)
     b.sample("zip_odd_member_name")
-    b.add("zip_odd_member_name", c, "torch", "odd_name.pt",
-          _torch_zip(program(b.system()), name="archive/data.pkl",
-                     extra={"archive/extra/payload.bin": program(b.system())}), torch=True)
+    b.add(
+        "zip_odd_member_name",
+        c,
+        "torch",
+        "odd_name.pt",
+        _torch_zip(
+            program(b.system()),
+            name="archive/data.pkl",
+            extra={"archive/extra/payload.bin": program(b.system())},
+        ),
+        torch=True,
+    )
 
     def flags(raw: bytearray) -> None:
         # Only the local header: miniz reads the central directory's flags and refuses
@@ -319,8 +472,14 @@ def _containers(b: Builder) -> None:
         raw[pos + 6] |= 0x01
 
     b.sample("zip_flag_bits")
-    b.add("zip_flag_bits", c, "torch", "flags.pt",
-          _patch_zip(_torch_zip(program(b.system())), flags), torch=True)
+    b.add(
+        "zip_flag_bits",
+        c,
+        "torch",
+        "flags.pt",
+        _patch_zip(_torch_zip(program(b.system())), flags),
+        torch=True,
+    )
 
     def crc(raw: bytearray) -> None:
         for sig, off in ((b"PK\x03\x04", 14), (b"PK\x01\x02", 16)):
@@ -328,8 +487,14 @@ def _containers(b: Builder) -> None:
             raw[pos + off] ^= 0xFF
 
     b.sample("zip_bad_crc")
-    b.add("zip_bad_crc", c, "torch", "crc.pt",
-          _patch_zip(_torch_zip(program(b.system())), crc), torch=True)
+    b.add(
+        "zip_bad_crc",
+        c,
+        "torch",
+        "crc.pt",
+        _patch_zip(_torch_zip(program(b.system())), crc),
+        torch=True,
+    )
 
     def rename(raw: bytearray) -> None:
         pos = raw.find(b"PK\x03\x04")
@@ -337,8 +502,14 @@ def _containers(b: Builder) -> None:
         raw[name_at : name_at + 7] = b"ARCHIVE"
 
     b.sample("zip_name_mismatch")
-    b.add("zip_name_mismatch", c, "torch", "name_mismatch.pt",
-          _patch_zip(_torch_zip(program(b.system())), rename), torch=True)
+    b.add(
+        "zip_name_mismatch",
+        c,
+        "torch",
+        "name_mismatch.pt",
+        _patch_zip(_torch_zip(program(b.system())), rename),
+        torch=True,
+    )
     b.sample("zip_duplicate")
     buf = io.BytesIO()
     import warnings
@@ -352,15 +523,23 @@ def _containers(b: Builder) -> None:
             z.writestr("archive/data.pkl", program(b.system()))
     b.add("zip_duplicate", c, "torch", "duplicate.pt", buf.getvalue(), torch=True)
     b.sample("zip_prepended_pickle")
-    b.add("zip_prepended_pickle", c, "torch", "prepended.pt",
-          program(b.system(), PROTO2) + _torch_zip(pickle.dumps({}, 2)), torch=True)
+    b.add(
+        "zip_prepended_pickle",
+        c,
+        "torch",
+        "prepended.pt",
+        program(b.system(), PROTO2) + _torch_zip(pickle.dumps({}, 2)),
+        torch=True,
+    )
     b.sample("legacy_tar")
     tbuf = io.BytesIO()
     with tarfile.open(fileobj=tbuf, mode="w", format=tarfile.PAX_FORMAT) as t:
-        for member, data in (("sys_info", pickle.dumps({}, 2)),
-                             ("storages", pickle.dumps(0, 2) + pickle.dumps([], 2)),
-                             ("tensors", pickle.dumps(0, 2)),
-                             ("pickle", program(b.system(), PROTO2))):
+        for member, data in (
+            ("sys_info", pickle.dumps({}, 2)),
+            ("storages", pickle.dumps(0, 2) + pickle.dumps([], 2)),
+            ("tensors", pickle.dumps(0, 2)),
+            ("pickle", program(b.system(), PROTO2)),
+        ):
             info = tarfile.TarInfo(member)
             info.size = len(data)
             t.addfile(info, io.BytesIO(data))
@@ -413,19 +592,43 @@ def _containers(b: Builder) -> None:
 def _nested(b: Builder) -> None:
     c = "nested-deserialiser"
     b.sample("pickle_loads")
-    b.add("pickle_loads", c, "pickle", "pickle_loads.pkl",
-          program(call(sg("pickle", "loads"), by(program(b.system())))))
+    b.add(
+        "pickle_loads",
+        c,
+        "pickle",
+        "pickle_loads.pkl",
+        program(call(sg("pickle", "loads"), by(program(b.system())))),
+    )
     b.sample("_pickle_loads")
-    b.add("_pickle_loads", c, "pickle", "_pickle_loads.pkl",
-          program(call(sg("_pickle", "loads"), by(program(b.system())))))
+    b.add(
+        "_pickle_loads",
+        c,
+        "pickle",
+        "_pickle_loads.pkl",
+        program(call(sg("_pickle", "loads"), by(program(b.system())))),
+    )
     b.sample("pickle_loads_codecs")
     inner = program(b.system()).decode("latin-1")
-    b.add("pickle_loads_codecs", c, "pickle", "pickle_loads_codecs.pkl", program(call(
-        g("pickle", "loads"), call(g("_codecs", "encode"), u(inner), u("latin1"))), PROTO2))
+    b.add(
+        "pickle_loads_codecs",
+        c,
+        "pickle",
+        "pickle_loads_codecs.pkl",
+        program(
+            call(g("pickle", "loads"), call(g("_codecs", "encode"), u(inner), u("latin1"))), PROTO2
+        ),
+    )
     b.sample("load_from_bytes")
-    b.add("load_from_bytes", c, "pickle", "load_from_bytes.pkl", program(call(
-        sg("torch.storage", "_load_from_bytes"), by(_legacy(program(b.system(), PROTO2))))),
-        torch=True)
+    b.add(
+        "load_from_bytes",
+        c,
+        "pickle",
+        "load_from_bytes.pkl",
+        program(
+            call(sg("torch.storage", "_load_from_bytes"), by(_legacy(program(b.system(), PROTO2))))
+        ),
+        torch=True,
+    )
 
 
 def main() -> None:

@@ -34,6 +34,8 @@ def test_signed_file_named_like_a_signature_path_is_still_checked(tmp_path: Path
     key = generate_private_key()
     sign(model, EcKeySigner(key), signature_path=tmp_path / "outside.sig")
     (model / "w.bin").write_bytes(b"changed")
-    result = verify(model, EcKeyVerifier([key.public_key()]), signature_path=tmp_path / "outside.sig")
+    result = verify(
+        model, EcKeyVerifier([key.public_key()]), signature_path=tmp_path / "outside.sig"
+    )
     assert not result.accepted
     assert [r.code for r in result.reasons] == ["file.digest_mismatch"]

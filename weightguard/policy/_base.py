@@ -50,9 +50,12 @@ class EvaluatorBase:
         expected: str | None = None,
         actual: str | None = None,
         incomplete: bool = False,
+        waivable: bool = True,
     ) -> None:
+        """Record a check; a failure an active exception covers ends ``excepted``, unless
+        it is not `waivable` (content contradicting a trusted signature)."""
         exception = None
-        if status is Status.FAILED and not incomplete:
+        if status is Status.FAILED and not incomplete and waivable:
             exception = self.exception_for(check, rule, path)
             if exception is not None:
                 status = Status.EXCEPTED

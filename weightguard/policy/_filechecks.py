@@ -15,6 +15,7 @@ from weightguard.policy._base import EvaluatorBase
 from weightguard.policy.decision import Status
 from weightguard.policy.evidence import FileFacts
 from weightguard.policy.schema import EvidenceRequirement, FieldConstraint, Rule
+from weightguard.policy.votes import votes
 from weightguard.signing.identity import Matcher
 
 SCAN_CLEAN = FieldConstraint("outcome", Matcher.exact("clean"))
@@ -22,9 +23,10 @@ SMOKE_PASSING = FieldConstraint("outcome", Matcher.regex("recorded|passed"))
 
 
 def max_matching(required: Sequence[str], bundles: Sequence[tuple[str, ...]]) -> list[str]:
-    """Signers of `required` matched to distinct bundles (each bundle counts once).
+    """Signers of `required` matched to distinct votes (each vote counts once).
 
-    A bundle that several signer definitions accept must not count as several
+    `bundles` holds, per vote (`weightguard.policy.votes`), the signer names it
+    satisfies. A vote that several signer definitions accept must not count as several
     signatures toward a threshold: this is a maximum bipartite matching (Kuhn).
     """
     owner: dict[int, str] = {}
@@ -74,17 +76,13 @@ class FileChecks(EvaluatorBase):
             self.add("unmatched", Status.FAILED, "file.unmatched", message, path=f.path, mode=mode)
 
     def _signatures(self, rule: Rule, f: FileFacts) -> None:
-        covering = []
-        seen: set[str] = set()
-        for b in self.verified:
-            if f.path in b.files and (not b.signature_id or b.signature_id not in seen):
-                seen.add(b.signature_id)
-                covering.append(b)
+        covering = [b for b in self.verified if f.path in b.files]
         for b in covering:
             state = b.files[f.path]
             if state != "ok":
                 diff = next((d for d in b.differences if d.path == f.path), None)
                 message = diff.message if diff else "content differs from the signed manifest"
+                # Tampering, not a missing signature: no exception waives it.
                 self.add(
                     "signatures",
                     Status.FAILED,
@@ -94,6 +92,7 @@ class FileChecks(EvaluatorBase):
                     path=f.path,
                     expected=diff.expected if diff else None,
                     actual=diff.actual if diff else None,
+                    waivable=False,
                 )
                 return
         req = rule.signatures
@@ -107,7 +106,12 @@ class FileChecks(EvaluatorBase):
                 path=f.path,
             )
             return
-        counted = [tuple(sorted(self.signers_of(b))) for b in covering]
+        # One vote per signing key / certificate identity, however many bundles (copies,
+        # malleated twins, re-signings) it made and however many definitions accept it.
+        counted = [
+            tuple(sorted({s for i in group for s in self.signers_of(covering[i])}))
+            for group in votes(covering)
+        ]
         counted = [c for c in counted if c]
         if not counted:
             self._unsigned(rule, f, revoked=bool(covering))

@@ -178,6 +178,32 @@ def string(ctx: Ctx, f: Field, *, what: str = "a non-empty string") -> str | Non
     return f.value
 
 
+def untidy(text: str) -> str | None:
+    """Why `text` cannot be an identifier (digest, key id, name, pattern), or None.
+
+    Values that are compared or matched must be exactly what they look like: a trailing
+    newline from a YAML ``|`` block or a stray space would make a revocation or a pin
+    that validates but never matches.
+    """
+    if text != text.strip():
+        return "starts or ends with whitespace"
+    if any(ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 for c in text):
+        return "contains a control character"
+    return None
+
+
+def token(ctx: Ctx, f: Field, what: str) -> str | None:
+    """A string that `untidy` accepts; a problem otherwise."""
+    if not isinstance(f.value, str) or not f.value:
+        ctx.wrong_type(f.value, f.key, f.line, what)
+        return None
+    why = untidy(f.value)
+    if why is not None:
+        ctx.add(f.line, f.key, f"{f.value!r} {why}; expected {what}", "policy.bad_value")
+        return None
+    return f.value
+
+
 def choice(ctx: Ctx, f: Field, choices: Collection[str]) -> str | None:
     """One of a fixed set of strings."""
     if not isinstance(f.value, str) or f.value not in choices:

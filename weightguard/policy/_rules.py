@@ -32,8 +32,9 @@ from weightguard.policy.schema import (
 )
 from weightguard.signing.identity import Matcher
 
-DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
-RULE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+# Identifiers are checked with fullmatch: `re.match` with `$` lets a trailing newline through.
+DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
+RULE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
 _RULE_KEYS = (
     "name",
     "paths",
@@ -409,7 +410,7 @@ class RuleReader:
         name_f = r.get(d, f.key, "name")
         name = r.string(ctx, name_f) if name_f else None
         if name_f and name is not None:
-            if not RULE_NAME.match(name):
+            if not RULE_NAME.fullmatch(name):
                 ctx.add(
                     name_f.line,
                     name_f.key,
@@ -493,7 +494,7 @@ class RuleReader:
         out: list[tuple[str, str]] = []
         for path, value in d.items():
             key, line = f"{f.key}.{path}", d.key_lines[path]
-            if not isinstance(value, str) or not DIGEST.match(value.lower()):
+            if not isinstance(value, str) or not DIGEST.fullmatch(value.lower()):
                 self.ctx.wrong_type(value, key, line, '"sha256:<64 hex>"')
             elif paths and not any(p.matches(path) for p in paths):
                 self.ctx.add(line, key, "this pinned path is not matched by the rule's paths")

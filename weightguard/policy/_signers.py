@@ -8,17 +8,18 @@ is `weightguard.signing.identity.IdentityPolicy`, read with its own `from_dict`.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from pathlib import Path
 
 from weightguard.errors import ConfigError, KeyLoadError
-from weightguard.policy._read import Ctx, Field, get, items, mapping, string
+from weightguard.policy._read import Ctx, Field, get, items, mapping, string, token
 from weightguard.policy._yaml import LocatedDict
 from weightguard.policy.schema import KeySigner, SignerSpec, SigstoreSigner, X509Signer
 from weightguard.signing.identity import IdentityPolicy
 
-SIGNER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
-KEY_ID = re.compile(r"^sha256:[0-9a-f]{64}$")
+SIGNER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")  # fullmatch only
+KEY_ID = re.compile(r"sha256:[0-9a-f]{64}")  # fullmatch only
 _KINDS = ("key", "x509", "sigstore")
 
 
@@ -45,6 +46,49 @@ def _read_file(ctx: Ctx, f: Field, base: Path, what: str) -> tuple[Path, bytes] 
         return None
 
 
+def read_pinned(ctx: Ctx, f: Field, base: Path, what: str) -> tuple[Path, bytes] | None:
+    """A trust file pinned by digest: ``{file: PATH, digest: "sha256:<hex>"}``.
+
+    The policy digest (`--policy-digest`) pins the YAML; this pins what it trusts, so a
+    swapped mounted file is a configuration error, never a new trust anchor. The bytes
+    returned are the ones hashed: callers parse them, never the path again. A bare path
+    is refused with the digest to pin (what `sha256sum PATH` prints, with `sha256:`).
+    """
+    if isinstance(f.value, str):
+        loaded = _read_file(ctx, f, base, what)
+        if loaded is not None:
+            digest = "sha256:" + hashlib.sha256(loaded[1]).hexdigest()
+            ctx.add(
+                f.line,
+                f.key,
+                f'{what} must be pinned by digest: {{file: {f.value}, digest: "{digest}"}}',
+                "policy.trust_unpinned",
+            )
+        return None
+    d = mapping(ctx, f.value, f.key, f.line, required=("file", "digest"))
+    if d is None:
+        return None
+    file_f, digest_f = get(d, f.key, "file"), get(d, f.key, "digest")
+    pinned = token(ctx, digest_f, '"sha256:<64 hex>"') if digest_f else None
+    if pinned is not None and digest_f is not None and not KEY_ID.fullmatch(pinned):
+        ctx.add(digest_f.line, digest_f.key, 'expected "sha256:<64 lowercase hex>"')
+        pinned = None
+    loaded = _read_file(ctx, file_f, base, what) if file_f else None
+    if loaded is None or pinned is None:
+        return None
+    actual = "sha256:" + hashlib.sha256(loaded[1]).hexdigest()
+    if actual != pinned:
+        assert digest_f is not None
+        ctx.add(
+            digest_f.line,
+            digest_f.key,
+            f"{loaded[0]} has digest {actual}, not the pinned {pinned}",
+            "policy.trust_digest_mismatch",
+        )
+        return None
+    return loaded
+
+
 def read_signers(ctx: Ctx, f: Field, base: Path) -> dict[str, SignerSpec]:
     """Every valid signer by name (invalid ones are reported and left out)."""
     out: dict[str, SignerSpec] = {}
@@ -54,7 +98,7 @@ def read_signers(ctx: Ctx, f: Field, base: Path) -> dict[str, SignerSpec]:
     seen_keys: dict[str, str] = {}
     for name in signers:
         entry = Field(signers[name], f"{f.key}.{name}", signers.key_lines[name])
-        if not SIGNER_NAME.match(name):
+        if not SIGNER_NAME.fullmatch(name):
             ctx.add(
                 entry.line,
                 entry.key,
@@ -103,7 +147,7 @@ def _key_signer(ctx: Ctx, name: str, f: Field, base: Path) -> KeySigner | None:
         return None
     key_field, id_field = get(d, f.key, "publicKey"), get(d, f.key, "keyId")
     pinned = string(ctx, id_field, what='"sha256:<64 hex>"') if id_field else None
-    if id_field and pinned is not None and not KEY_ID.match(pinned):
+    if id_field and pinned is not None and not KEY_ID.fullmatch(pinned):
         ctx.add(id_field.line, id_field.key, 'expected "sha256:<64 lowercase hex>"')
         pinned = None
     loaded = _read_file(ctx, key_field, base, "a public key") if key_field else None
@@ -112,10 +156,10 @@ def _key_signer(ctx: Ctx, name: str, f: Field, base: Path) -> KeySigner | None:
             ctx.add(d.line, f"{f.key}.keyId", "required key is missing", "policy.missing_key")
         return None
     path, data = loaded
-    from weightguard.signing.keys import key_hint, load_public_key
+    from weightguard.signing.keys import key_hint, parse_public_key
 
     try:
-        key = load_public_key(path)
+        key = parse_public_key(data, str(path))  # the bytes kept below, not a re-read
     except KeyLoadError as exc:
         assert key_field is not None
         ctx.add(key_field.line, key_field.key, f"{path}: {exc.message}", "policy.trust_unreadable")
@@ -149,7 +193,7 @@ def _x509_signer(ctx: Ctx, name: str, f: Field, base: Path) -> X509Signer | None
     ok = True
     roots_field = get(d, f.key, "roots")
     if roots_field is not None:
-        from weightguard.signing.keys import load_certificates
+        from cryptography import x509
 
         entries = list(items(ctx, roots_field))
         if not entries and isinstance(roots_field.value, list):
@@ -158,15 +202,20 @@ def _x509_signer(ctx: Ctx, name: str, f: Field, base: Path) -> X509Signer | None
             )
         ok = bool(entries)
         for item in entries:
-            loaded = _read_file(ctx, item, base, "a root certificate file")
+            loaded = read_pinned(ctx, item, base, "a root certificate file")
             if loaded is None:
                 ok = False
                 continue
             try:
-                load_certificates(loaded[0])
-            except KeyLoadError as exc:
+                certs = x509.load_pem_x509_certificates(loaded[1])
+            except ValueError:
+                certs = []
+            if not certs:
                 ctx.add(
-                    item.line, item.key, f"{loaded[0]}: {exc.message}", "policy.trust_unreadable"
+                    item.line,
+                    item.key,
+                    f"{loaded[0]}: no PEM certificate could be read",
+                    "policy.trust_unreadable",
                 )
                 ok = False
                 continue
@@ -179,8 +228,8 @@ def _x509_signer(ctx: Ctx, name: str, f: Field, base: Path) -> X509Signer | None
         if idd is None:
             return None
         san_f, subject_f = get(idd, ident.key, "san"), get(idd, ident.key, "subject")
-        san = string(ctx, san_f) if san_f else None
-        subject = string(ctx, subject_f) if subject_f else None
+        san = token(ctx, san_f, "a SAN") if san_f else None
+        subject = token(ctx, subject_f, "a subject DN") if subject_f else None
         if san_f is None and subject_f is None:
             ctx.add(ident.line, ident.key, "pin the leaf certificate: give san and/or subject")
             return None
@@ -199,14 +248,17 @@ def _sigstore_signer(ctx: Ctx, name: str, f: Field, base: Path) -> SigstoreSigne
     root_field = get(f.value, f.key, "trustedRoot") if isinstance(f.value, LocatedDict) else None
     if root_field is None:
         return SigstoreSigner(name, identity, None)
-    text = string(ctx, root_field, what='a path, "embedded:production" or "embedded:staging"')
-    if text is None:
-        return None
     from weightguard.signing.trust_root import TrustRoot
 
-    spec = text if text.startswith("embedded:") else str(resolve(base, text))
     try:
-        trust = TrustRoot.load(spec)
+        if isinstance(root_field.value, str) and root_field.value.startswith("embedded:"):
+            # Inside the installed sigstore package, not on a mounted volume.
+            trust = TrustRoot.load(root_field.value)
+        else:
+            loaded = read_pinned(ctx, root_field, base, "a Sigstore trusted root")
+            if loaded is None:
+                return None
+            trust = TrustRoot.from_bytes(loaded[1], loaded[0])
     except ConfigError as exc:
         ctx.add(root_field.line, root_field.key, exc.message, "policy.trust_unreadable")
         return None

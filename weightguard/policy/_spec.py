@@ -57,13 +57,13 @@ class _Reader(RuleReader):
             return DenyList()
         digests: set[str] = set()
         for item in r.list_items(self.ctx, d, f.key, "digests"):
-            if isinstance(item.value, str) and DIGEST.match(item.value.lower()):
+            if isinstance(item.value, str) and DIGEST.fullmatch(item.value.lower()):
                 digests.add(item.value.lower())
             else:
                 self.ctx.wrong_type(item.value, item.key, item.line, '"sha256:<64 hex>"')
         key_ids: set[str] = set()
         for item in r.list_items(self.ctx, d, f.key, "keyIds"):
-            if isinstance(item.value, str) and DIGEST.match(item.value.lower()):
+            if isinstance(item.value, str) and DIGEST.fullmatch(item.value.lower()):
                 key_ids.add(item.value.lower())
             else:
                 self.ctx.wrong_type(item.value, item.key, item.line, '"sha256:<64 hex>" (a key id)')
@@ -71,11 +71,29 @@ class _Reader(RuleReader):
         signers = (self.signer_refs(signers_f) or ()) if signers_f else ()
         identities: list[Matcher] = []
         for item in r.list_items(self.ctx, d, f.key, "identities"):
-            try:
-                identities.append(Matcher.from_value(item.value, item.key))
-            except ConfigError as exc:
-                self.ctx.add(item.line, "", exc.message)
+            matcher = self.deny_identity(item)
+            if matcher is not None:
+                identities.append(matcher)
         return DenyList(frozenset(digests), signers, frozenset(key_ids), tuple(identities))
+
+    def deny_identity(self, item: Field) -> Matcher | None:
+        """A revoked identity, matched case-insensitively against lowercased names.
+
+        Revocation errs on the side of matching: ``Mallory@Corp.Example`` revokes the
+        certificate that says ``mallory@corp.example`` (evaluate lowercases the names).
+        """
+        try:
+            m = Matcher.from_value(item.value, item.key)
+        except ConfigError as exc:
+            self.ctx.add(item.line, "", exc.message)
+            return None
+        why = r.untidy(m.pattern)
+        if why is not None:
+            self.ctx.add(item.line, item.key, f"{m.pattern!r} {why}", "policy.bad_value")
+            return None
+        if m.kind == "regex":
+            return Matcher.regex(f"(?i:{m.pattern})")
+        return Matcher(m.kind, m.pattern.lower())
 
     def rollback(self, f: Field) -> Rollback | None:
         d = r.mapping(self.ctx, f.value, f.key, f.line, optional=("minVersion", "notSignedBefore"))
@@ -126,14 +144,9 @@ class _Reader(RuleReader):
         reason_f = r.get(d, f.key, "reason")
         reason = r.string(ctx, reason_f) if reason_f else None
         expires_f = r.get(d, f.key, "expires")
+        # An expired exception is valid: it stops applying at evaluation (a warning
+        # there, and in `policy lint`), so its expiry date is never an outage.
         expires = self.time(expires_f, end_of_day=True) if expires_f else None
-        if expires is not None and expires_f is not None and expires <= self.now:
-            ctx.add(
-                expires_f.line,
-                expires_f.key,
-                f"exception expired on {expires_f.value}; renew or remove it",
-                "policy.exception_expired",
-            )
         paths_f, rules_f = r.get(d, f.key, "paths"), r.get(d, f.key, "rules")
         paths = self.patterns(paths_f) if paths_f else ()
         rules = r.string_list(ctx, rules_f) if rules_f else ()

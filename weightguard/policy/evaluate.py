@@ -100,12 +100,19 @@ class _Evaluator(FileChecks):
         named = sorted(set(item.signers) & self.revoked)
         if named:
             return named[0]
-        if item.key_hint and f"sha256:{item.key_hint}" in deny.key_ids:
+        if item.key_hint and f"sha256:{item.key_hint.lower()}" in deny.key_ids:
             return f"key sha256:{item.key_hint}"
+        # The verified signing key, bare or inside a certificate: a leaked key is revoked
+        # by its key id however it is wrapped.
+        revoked_key = next((k for k in item.signing_keys if k in deny.key_ids), None)
+        if revoked_key:
+            return f"key {revoked_key}"
         for info in item.infos:
             if info.kind == "key" and info.identity in deny.key_ids:
                 return f"key {info.identity}"
             names = [info.identity, *[str(s) for s in info.details.get("san", ())]]
+            # Deny matchers are lowercase (or case-insensitive regexes): see _spec.deny_identity.
+            names = [n.lower() for n in names]
             for matcher in deny.identities:
                 hit = next((n for n in names if matcher.matches(n)), None)
                 if hit:
@@ -148,6 +155,7 @@ class _Evaluator(FileChecks):
                         "signature.invalid",
                         f"{b.source}: the signature does not verify with the key it names "
                         f"({tampered[0]})",
+                        waivable=False,
                     )
                 else:
                     self.add(
@@ -158,6 +166,21 @@ class _Evaluator(FileChecks):
                     )
         if not self.ev.files and not self.ev.errors:
             self.add("model", Status.FAILED, "model.empty", "the model has no files to check")
+
+    def expired_exceptions(self) -> None:
+        """An expired exception stops waiving (its checks are enforced again); it is
+        reported as a warning, never a policy error that would stop every deployment."""
+        for exc in self.policy.exceptions:
+            if exc.expires <= self.now:
+                self.add(
+                    "exceptions",
+                    Status.FAILED,
+                    "exception.expired",
+                    f"exception {exc.index} ({exc.reason}) expired on "
+                    f"{(exc.expires - dt.timedelta(microseconds=1)).date().isoformat()}; "
+                    "it no longer waives anything: renew or remove it",
+                    mode="warn",
+                )
 
     def missing_files(self) -> None:
         present = {f.path for f in self.ev.files}
@@ -174,6 +197,7 @@ class _Evaluator(FileChecks):
                         f"signed file is missing from the model ({b.source})",
                         rule=rule,
                         path=path,
+                        waivable=False,  # removing signed content is tampering
                     )
 
     def rollback(self) -> None:
@@ -286,6 +310,7 @@ def evaluate(
     """
     ev = _Evaluator(policy, evidence, now or dt.datetime.now(dt.timezone.utc), mode)
     ev.deny()
+    ev.expired_exceptions()
     ev.evidence_errors()
     ev.missing_files()
     ev.files()

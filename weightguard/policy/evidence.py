@@ -86,6 +86,8 @@ class BundleFacts:
         time_verified: `signed_at` comes from a transparency log or timestamp.
         key_hint: the unauthenticated key id the bundle names (for revocation).
         signature_id: sha256 of the signature bytes; copies of a bundle share it.
+        signing_keys: key ids (``sha256:<hex>``) of the key that made the verified
+            signature; what thresholds count (`weightguard.policy.votes`).
     """
 
     source: str
@@ -101,6 +103,7 @@ class BundleFacts:
     time_verified: bool = False
     key_hint: str | None = None
     signature_id: str = ""
+    signing_keys: tuple[str, ...] = ()
 
     @property
     def verified(self) -> bool:
@@ -126,6 +129,7 @@ class StatementFacts:
     refusals: tuple[tuple[str, str], ...] = ()
     error: Problem | None = None
     key_hint: str | None = None
+    signing_keys: tuple[str, ...] = ()
 
     def names_digest(self, hex_digest: str) -> bool:
         """True when a subject carries this sha256 digest."""

@@ -105,6 +105,10 @@ def rule_model_checks(policy: Policy) -> list[str]:
     return out
 
 
+# `policy lint` warns this many days before an exception expires.
+EXPIRY_WARNING_DAYS = 14
+
+
 def lint_warnings(policy: Policy) -> list[str]:
     """Things that are valid but loosen the default-deny stance, or will expire soon."""
     import datetime as dt
@@ -128,12 +132,16 @@ def lint_warnings(policy: Policy) -> list[str]:
     used |= {n for r in policy.rules if r.layout for n in r.layout.signers}
     used |= set(policy.deny.signers)
     out.extend(f"signer {n} is defined but never used" for n in policy.signers if n not in used)
-    soon = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=14)
-    out.extend(
-        f"exception {e.index} ({e.reason}) expires {e.expires.date().isoformat()}"
-        for e in policy.exceptions
-        if e.expires <= soon
-    )
+    now = dt.datetime.now(dt.timezone.utc)
+    for e in policy.exceptions:
+        last_day = (e.expires - dt.timedelta(microseconds=1)).date().isoformat()
+        if e.expires <= now:
+            out.append(
+                f"exception {e.index} ({e.reason}) expired on {last_day}: "
+                "it no longer waives anything (renew or remove it)"
+            )
+        elif e.expires <= now + dt.timedelta(days=EXPIRY_WARNING_DAYS):
+            out.append(f"exception {e.index} ({e.reason}) expires after {last_day}")
     return out
 
 

@@ -41,7 +41,7 @@ from weightguard.policy.evidence import (
     evidence_dir,
 )
 from weightguard.policy.layout import LayoutOutcome, verify_layout
-from weightguard.policy.schema import KeySigner, Policy, ScanRequirement, mode_strength
+from weightguard.policy.schema import KeySigner, Policy, ScanRequirement, weakened_by
 from weightguard.policy.trust import TrustSet, Verification
 from weightguard.report import Reason, reason_from_error
 
@@ -61,11 +61,10 @@ class Overrides:
     def weakening(self, policy: Policy) -> list[str]:
         """The flags that would loosen `policy` (a stronger --mode is not loosening)."""
         out = []
-        if self.mode is not None and mode_strength(self.mode) < mode_strength(policy.mode):
-            out.append(f"--mode {self.mode}")
-        weakest_rule = min((mode_strength(r.mode) for r in policy.rules if r.mode), default=2)
-        if self.mode is not None and mode_strength(self.mode) < weakest_rule and not out:
-            out.append(f"--mode {self.mode}")
+        # --mode replaces every rule's mode: weaker than any rule's is loosening.
+        weakened = weakened_by(policy, self.mode) if self.mode is not None else []
+        if weakened:
+            out.append(f"--mode {self.mode} (weakens {', '.join(weakened)})")
         if self.allow_unsigned_files:
             out.append("--allow-unsigned-files")
         if self.allow_symlinks and not policy.allow_symlinks:
@@ -180,7 +179,9 @@ class Gather:
 
     def signature(self, facts: BundleFacts, bundle: Bundle, stmt: Statement) -> BundleFacts:
         v = self.trust.verify(bundle)
-        facts = dataclasses.replace(facts, signers=v.signers, infos=v.infos, refusals=v.refusals)
+        facts = dataclasses.replace(
+            facts, signers=v.signers, infos=v.infos, refusals=v.refusals, signing_keys=v.keys
+        )
         if not v.signers:
             if v.incomplete and not any(c == "signature.invalid" for _, c in v.refusals):
                 reason = Reason(
@@ -260,6 +261,7 @@ class Gather:
             signers=v.signers,
             infos=v.infos,
             refusals=v.refusals,
+            signing_keys=v.keys,
         )
         from weightguard.smoke.record import PREDICATE_TYPE, record_from_statement
 

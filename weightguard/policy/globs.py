@@ -6,7 +6,8 @@ Semantics (documented in the README, "Policy files"):
   ``**/*.json`` for any depth). Being explicit here is safer than gitignore's
   "a pattern without a slash matches at any depth".
 - ``*`` matches any run of characters within one path segment, ``?`` one character,
-  ``[abc]`` / ``[!abc]`` a character class; none of them match ``/``.
+  ``[abc]`` / ``[!abc]`` a character class (ranges such as ``[a-z]`` too); none of them
+  match ``/``, whatever a range's bounds (``[.-0]`` spans ``/`` in code points).
 - ``**`` as a whole segment matches zero or more segments: ``**/x`` matches ``x`` and
   ``a/b/x``; ``a/**`` matches everything below ``a``; a lone ``**`` matches every file.
 - Hidden files get no special treatment: ``*`` matches ``.hidden`` too. Default deny
@@ -38,17 +39,21 @@ def _segment_regex(segment: str) -> str:
         if ch == "?":
             out.append("[^/]")
         elif ch == "[":
-            end = segment.find("]", i + 2 if segment[i + 1 : i + 2] in ("!", "]") else i + 1)
+            start = i + 1
+            negate = segment[start : start + 1] == "!"
+            if negate:
+                start += 1
+            # A ']' right after '[' or '[!' is a literal member, as in fnmatch.
+            end = segment.find("]", start + 1 if segment[start : start + 1] == "]" else start)
             if end < 0:
                 raise GlobError("unclosed '[' character class")
-            body = segment[i + 1 : end]
-            negate = body.startswith("!")
-            if negate:
-                body = body[1:]
+            body = segment[start:end]
             if not body:
                 raise GlobError("empty character class")
             escaped = "".join("\\" + c if c in "\\^[]" else c for c in body)
-            out.append(f"[^/{escaped}]" if negate else f"[{escaped}]")
+            # A range can straddle '/' ('[.-0]' holds '.', '/', '0'): the lookahead keeps
+            # every class, negated or not, inside one path segment.
+            out.append(f"(?!/)[^{escaped}]" if negate else f"(?!/)[{escaped}]")
             i = end
         else:
             out.append(re.escape(ch))
@@ -69,6 +74,10 @@ def glob_regex(pattern: str) -> re.Pattern[str]:
         raise GlobError("patterns are relative to the model root; drop the leading '/'")
     if "\\" in pattern or "\x00" in pattern:
         raise GlobError("backslashes and NUL are not allowed in patterns")
+    if pattern != pattern.strip() or any(ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 for c in pattern):
+        # A stray newline from YAML would make a rule (or exception) that never matches
+        # what it was written for; names with such characters are still matched by `*`.
+        raise GlobError("patterns cannot start or end with whitespace or hold control characters")
     segments = pattern.split("/")
     parts: list[str] = []
     for index, seg in enumerate(segments):
@@ -81,7 +90,10 @@ def glob_regex(pattern: str) -> re.Pattern[str]:
         if "**" in seg:
             raise GlobError("'**' must be a whole path segment (e.g. '**/*.bin')")
         parts.append(_segment_regex(seg) + ("" if last else "/"))
-    return re.compile("".join(parts), re.DOTALL)
+    try:
+        return re.compile("".join(parts), re.DOTALL)
+    except re.error as exc:  # a reversed range such as '[z-a]'
+        raise GlobError(f"bad character class: {exc.msg}") from None
 
 
 @dataclass(frozen=True)

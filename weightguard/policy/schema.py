@@ -2,7 +2,7 @@
 
 Owns: the policy's value types and `load_policy`, which reads a YAML file strictly into
 them. Every problem (unknown key, wrong type, undefined signer, unreadable trust file,
-expired exception, bad glob...) is collected with its line and key path; any problem
+bad glob...) is collected with its line and key path; any problem
 makes `load_policy` raise `PolicyError` (a `ConfigError`, exit 2) listing them all.
 Trust material (public keys, root certificates, trusted roots) is read and parsed at
 load time, so a policy that loads can be evaluated without touching those files again.
@@ -51,7 +51,7 @@ SMOKE_PREDICATE = "https://weightguard.dev/smoke/v1"
 DATA_ONLY_FORMATS = frozenset(
     {"safetensors", "gguf", "onnx", "sentencepiece", "flax-msgpack", "json", "text", "empty"}
 )
-_VERSION = re.compile(r"^[0-9]+(\.[0-9]+)*$")
+_VERSION = re.compile(r"[0-9]+(\.[0-9]+)*")  # fullmatch: no trailing newline
 
 
 def mode_strength(mode: str) -> int:
@@ -59,9 +59,21 @@ def mode_strength(mode: str) -> int:
     return _MODE_STRENGTH[mode]
 
 
+def weakened_by(policy: Policy, mode: str) -> list[str]:
+    """What a `--mode` override would weaken: the policy and every rule (by name) whose
+    effective mode (its own, else the policy's) is stronger than `mode`."""
+    out = ["the policy"] if mode_strength(mode) < mode_strength(policy.mode) else []
+    out += [
+        f"rule {r.name}"
+        for r in policy.rules
+        if mode_strength(mode) < mode_strength(r.mode or policy.mode)
+    ]
+    return out
+
+
 def parse_version(text: str) -> tuple[int, ...] | None:
     """Dotted numeric versions only (``2``, ``2.3``, ``2.3.10``); None otherwise."""
-    if not _VERSION.match(text):
+    if not _VERSION.fullmatch(text):
         return None
     return tuple(int(p) for p in text.split("."))
 

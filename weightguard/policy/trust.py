@@ -56,12 +56,14 @@ class Verification:
     infos: tuple[SignerInfo, ...]
     refusals: tuple[tuple[str, str], ...]
     incomplete: tuple[str, ...]  # signers that could not check at all
+    keys: tuple[str, ...] = ()  # key ids of the key that signed (weightguard.policy.votes)
 
 
 class TrustSet:
     """The policy's verifiers, built once, tried in policy order."""
 
     def __init__(self, signers: Mapping[str, SignerSpec], *, at: dt.datetime | None = None) -> None:
+        self._specs = dict(signers)
         self._verifiers = {name: build_verifier(spec, at=at) for name, spec in signers.items()}
 
     def verify(self, bundle: Bundle) -> Verification:
@@ -81,4 +83,13 @@ class TrustSet:
                 incomplete.append(name)
             except WeightguardError as err:
                 refusals.append((name, err.code))
-        return Verification(tuple(accepted), tuple(infos), tuple(refusals), tuple(incomplete))
+        from weightguard.policy.votes import signing_key_id
+
+        keys = {signing_key_id(bundle, self._specs[name]) for name in accepted}
+        return Verification(
+            tuple(accepted),
+            tuple(infos),
+            tuple(refusals),
+            tuple(incomplete),
+            tuple(sorted(k for k in keys if k)),
+        )

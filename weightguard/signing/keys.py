@@ -96,7 +96,11 @@ def load_public_key(path: str | Path) -> ec.EllipticCurvePublicKey:
     Raises:
         KeyLoadError: unreadable, not a public key, or not a supported EC key.
     """
-    data = _read(path, "public key")
+    return parse_public_key(_read(path, "public key"), str(path))
+
+
+def parse_public_key(data: bytes, path: str) -> ec.EllipticCurvePublicKey:
+    """`load_public_key` over bytes already read (and pinned) by the caller."""
     try:
         key = serialization.load_pem_public_key(data)
     except Exception as exc:

@@ -13,7 +13,7 @@ import datetime as dt
 import hashlib
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +54,9 @@ class TrustRoot:
     form: str
     root: Mapping[str, Any]
     sha256: str
+    # The exact bytes read (and hashed): verification parses these, never the path again,
+    # so swapping the file after load cannot change who is trusted.
+    data: bytes = field(default=b"", repr=False, compare=False)
 
     @classmethod
     def load(cls, spec: str | os.PathLike[str]) -> TrustRoot:
@@ -76,7 +79,7 @@ class TrustRoot:
             ) from None
         path = Path(sigstore.__file__).parent / "_store" / _EMBEDDED[instance] / "trusted_root.json"
         trust = cls._read(path)
-        return cls(f"embedded:{instance}", path, trust.form, trust.root, trust.sha256)
+        return cls(f"embedded:{instance}", path, trust.form, trust.root, trust.sha256, trust.data)
 
     @classmethod
     def from_file(cls, path: str | os.PathLike[str]) -> TrustRoot:
@@ -91,6 +94,11 @@ class TrustRoot:
             raise ConfigError(
                 f"cannot read the Sigstore trusted root: {exc.strerror}", path=str(path)
             ) from None
+        return cls.from_bytes(data, path)
+
+    @classmethod
+    def from_bytes(cls, data: bytes, path: Path) -> TrustRoot:
+        """Either file form from bytes already read (and pinned) by the caller."""
         try:
             doc = strict_json(data, "trusted root")
         except BundleError as exc:
@@ -108,7 +116,7 @@ class TrustRoot:
             )
         if not isinstance(root, dict):
             raise ConfigError("the trust config has no trustedRoot", path=str(path))
-        return cls("file", path, form, root, hashlib.sha256(data).hexdigest())
+        return cls("file", path, form, root, hashlib.sha256(data).hexdigest(), data)
 
     def newest_entry_start(self) -> dt.datetime | None:
         """The latest ``validFor.start`` of any log, CA or TSA key in the root.
@@ -152,9 +160,12 @@ class TrustRoot:
         from sigstore.models import ClientTrustConfig, TrustedRoot
 
         try:
+            data = self.data or self.path.read_bytes()
             if self.form == "trusted_root":
-                return TrustedRoot.from_file(str(self.path))
-            return ClientTrustConfig.from_json(self.path.read_text("utf-8")).trusted_root
+                from sigstore_models.trustroot import v1 as trustroot_v1
+
+                return TrustedRoot(trustroot_v1.TrustedRoot.from_json(data))
+            return ClientTrustConfig.from_json(data.decode("utf-8")).trusted_root
         except (Error, ValueError, OSError) as exc:
             raise ConfigError(
                 f"invalid Sigstore trusted root: {first_line(exc)}",

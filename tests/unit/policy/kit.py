@@ -107,11 +107,21 @@ class Kit:
                 f"    {name}: {{key: {{publicKey: trust/{name}.pub.pem, "
                 f'keyId: "{self.key_id(name)}"}}}}'
             )
-        (trust / "root.pem").write_bytes(self.pki.root.read_bytes())
         lines.append(
-            f"    corp: {{x509: {{roots: [trust/root.pem], identity: {{san: {self.pki.san}}}}}}}"
+            f"    corp: {{x509: {{roots: {self.roots_yaml(base)}, "
+            f"identity: {{san: {self.pki.san}}}}}}}"
         )
         return "\n".join(lines) + "\n"
+
+    def roots_yaml(self, base: Path) -> str:
+        """The `roots:` value trusting the kit's root CA (copied to base/trust/root.pem)."""
+        import hashlib
+
+        (base / "trust").mkdir(parents=True, exist_ok=True)
+        data = self.pki.root.read_bytes()
+        (base / "trust" / "root.pem").write_bytes(data)
+        digest = hashlib.sha256(data).hexdigest()
+        return f'[{{file: trust/root.pem, digest: "sha256:{digest}"}}]'
 
     def policy(self, base: Path, spec: str, *, name: str = "test", signers: bool = True) -> Path:
         """Write a policy whose `spec` body is `spec` (2-space indented keys)."""

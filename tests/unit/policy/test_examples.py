@@ -222,6 +222,7 @@ RELEASE = "https://github.com/acme/models/.github/workflows/model-weights.yml@re
 def test_strict_prod_keyless_end_to_end(shared_dir: Path, tmp_path: Path) -> None:
     """Real keyless signatures from the local fake Sigstore stack, verified offline."""
     pytest.importorskip("sigstore", reason="sigstore extra not installed")
+    import hashlib
     import importlib.util
     import json
 
@@ -265,9 +266,10 @@ def test_strict_prod_keyless_end_to_end(shared_dir: Path, tmp_path: Path) -> Non
     text = text.replace(
         "        extensions:\n          sourceRepositoryURI: https://github.com/acme/models\n", ""
     )
+    root_digest = hashlib.sha256((tmp_path / "trusted_root.json").read_bytes()).hexdigest()
     text = text.replace(
-        "# trustedRoot: trust/trusted_root.json   # or embedded:production (the default)",
-        "trustedRoot: trusted_root.json",
+        '# trustedRoot: {file: trust/trusted_root.json, digest: "sha256:<hex>"}',
+        f'trustedRoot: {{file: trusted_root.json, digest: "sha256:{root_digest}"}}',
     )
     policy_path = tmp_path / "strict-prod.yaml"
     policy_path.write_text(text)

@@ -830,11 +830,11 @@ def test_one_signature_never_counts_twice(kit: Kit, tmp_path: Path) -> None:
     (model / "model.sig.d").mkdir()
     (model / "model.sig.d" / "copy.sig").write_bytes((model / "model.sig").read_bytes())
     base = tmp_path / "p"
-    kit.policy(base, "")  # writes trust/root.pem
+    roots = kit.roots_yaml(base)  # writes trust/root.pem, pinned
     spec = (
         "  signers:\n"
-        f"    by-san: {{x509: {{roots: [trust/root.pem], identity: {{san: {kit.pki.san}}}}}}}\n"
-        "    by-subject: {x509: {roots: [trust/root.pem], identity: {subject: CN=leaf}}}\n"
+        f"    by-san: {{x509: {{roots: {roots}, identity: {{san: {kit.pki.san}}}}}}}\n"
+        f"    by-subject: {{x509: {{roots: {roots}, identity: {{subject: CN=leaf}}}}}}\n"
         + rules(rule(signatures="{threshold: 2, of: [by-san, by-subject]}"))
     )
     policy = kit.policy(base, spec, signers=False)

@@ -43,5 +43,16 @@ def test_zip_checkpoints_are_read_sparingly(benign_corpus: list) -> None:
 
 def test_formats_detected(benign_corpus: list) -> None:
     kinds = {wscan.detect_format(s.path) for s in benign_corpus}
-    assert {"torch-zip", "torch-legacy", "numpy", "npz", "joblib", "pickle", "zlib", "gzip",
-            "bz2", "xz", "lzma"} <= kinds
+    assert {
+        "torch-zip",
+        "torch-legacy",
+        "numpy",
+        "npz",
+        "joblib",
+        "pickle",
+        "zlib",
+        "gzip",
+        "bz2",
+        "xz",
+        "lzma",
+    } <= kinds

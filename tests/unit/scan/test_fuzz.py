@@ -15,10 +15,19 @@ from weightguard.scan import Limits, Outcome
 from weightguard.scan.allowlist import Allowlist
 from weightguard.scan.containers import FileScan, Scanner
 
-SCANNER = Scanner(Allowlist(("torch", "numpy")), Limits(max_items=100_000, max_string=1 << 20,
-                                                       max_decompressed=1 << 22))
-_OBJ = {"a": [1, 2.5, "x", b"y", None, True], "od": collections.OrderedDict(k=1), "s": {1, 2},
-        "t": (1, (2, 3)), "c": 1 + 2j, "big": 2**80, "dd": collections.defaultdict(list)}
+SCANNER = Scanner(
+    Allowlist(("torch", "numpy")),
+    Limits(max_items=100_000, max_string=1 << 20, max_decompressed=1 << 22),
+)
+_OBJ = {
+    "a": [1, 2.5, "x", b"y", None, True],
+    "od": collections.OrderedDict(k=1),
+    "s": {1, 2},
+    "t": (1, (2, 3)),
+    "c": 1 + 2j,
+    "big": 2**80,
+    "dd": collections.defaultdict(list),
+}
 SEEDS = [pickle.dumps(_OBJ, protocol=p) for p in range(6)]
 
 

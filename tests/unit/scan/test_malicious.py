@@ -14,8 +14,14 @@ from weightguard.scan import Outcome
 
 from .conftest import CORPUS_DIR
 
-CATEGORIES = {"callable-reach", "name-tricks", "gadget-composition", "parser-differential",
-              "container", "nested-deserialiser"}
+CATEGORIES = {
+    "callable-reach",
+    "name-tricks",
+    "gadget-composition",
+    "parser-differential",
+    "container",
+    "nested-deserialiser",
+}
 
 
 def _run_loaders(samples: list, *, torch: bool) -> list[str]:
@@ -24,9 +30,13 @@ def _run_loaders(samples: list, *, torch: bool) -> list[str]:
         if s.torch == torch:
             groups[s.loader].append(str(s.path))
     for loader, paths in groups.items():
-        subprocess.run([sys.executable, str(CORPUS_DIR / "load_samples.py"), loader, *paths],
-                       cwd=Path(paths[0]).parent, timeout=240, check=False,
-                       capture_output=True)
+        subprocess.run(
+            [sys.executable, str(CORPUS_DIR / "load_samples.py"), loader, *paths],
+            cwd=Path(paths[0]).parent,
+            timeout=240,
+            check=False,
+            capture_output=True,
+        )
     return [s.name for s in samples if s.torch == torch and not s.marker.exists()]
 
 

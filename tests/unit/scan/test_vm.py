@@ -38,8 +38,9 @@ def to_py(v: Value) -> object:
     return v
 
 
-def scan_bytes(data: bytes, limits: Limits | None = None,
-               profiles: tuple[str, ...] = ("torch", "numpy")) -> FileScan:
+def scan_bytes(
+    data: bytes, limits: Limits | None = None, profiles: tuple[str, ...] = ("torch", "numpy")
+) -> FileScan:
     scanner = Scanner(Allowlist(profiles), limits or Limits())
     fs = FileScan("<mem>", scanner.allow, scanner.limits)
     scanner.dispatch(fs, io.BytesIO(data), len(data), None, 0)
@@ -50,8 +51,12 @@ def rules(data: bytes, **kw: object) -> set[str]:
     return {f.rule for f in scan_bytes(data, **kw).findings}  # type: ignore[arg-type]
 
 
-PLAIN = {"a": [1, -2, 2**70, -(2**70), 2.5, "x\n\\é", b"y", None, True, False], "t": (1, (2,)),
-         "e": (), "n": {"k": {"v": [0]}}}
+PLAIN = {
+    "a": [1, -2, 2**70, -(2**70), 2.5, "x\n\\é", b"y", None, True, False],
+    "t": (1, (2,)),
+    "e": (),
+    "n": {"k": {"v": [0]}},
+}
 
 
 @pytest.mark.parametrize("proto", range(6))
@@ -95,41 +100,61 @@ def test_fix_imports_mapping_applies_below_protocol_3() -> None:
     assert program.root.qualname == "__builtin__.set"
 
 
-@pytest.mark.parametrize(("data", "rule"), [
-    (b"\x80\x04\x95" + struct.pack("<Q", 2) + b"cX" + b"os\nsystem\n.", "pickle.frame_straddle"),
-    (b"\x80\x04\x95" + struct.pack("<Q", 3) + b"\x8c\x05hello." + b".",
-     "pickle.frame_straddle"),
-    (b"\x80\x04\x95" + struct.pack("<Q", 4) + b"N\x95" + struct.pack("<Q", 1) + b".",
-     "pickle.frame_straddle"),
-    (b"\x80\x04\x95" + struct.pack("<Q", 20) + b"N\x95" + struct.pack("<Q", 1) + b"0" * 9 + b".",
-     "pickle.frame_nested"),
-    (b"\x80\x04\xff.", "pickle.unknown_opcode"),
-    (b"\x80\x04N", "pickle.truncated"),
-    (b"\x80\x06N.", "pickle.unsupported_protocol"),
-    (b"\x80\x04h\x05.", "pickle.memo_missing"),
-    (b"S'a\\x00'\n.", "pickle.string_escape"),
-    (b"I010\n.", "pickle.text_quirk"),
-    (b"I1_0\n.", "pickle.text_quirk"),
-    (b"F1_0\n.", "pickle.text_quirk"),
-    (b"\x80\x04N]R.", "pickle.reduce_args"),
-    (b"\x80\x04)\x81.", "pickle.stack_underflow"),
-    (b"\x80\x04t.", "pickle.no_mark"),
-    (b"\x80\x04K\x01K\x02\x93.", "pickle.global_operand"),
-    (b"\x80\x04(K\x01d.", "pickle.odd_items"),
-    (b"\x80\x04T\xff\xff\xff\xff.", "pickle.negative_length"),
-    (b"\x80\x04.", "pickle.stack_underflow"),
-])
+@pytest.mark.parametrize(
+    ("data", "rule"),
+    [
+        (
+            b"\x80\x04\x95" + struct.pack("<Q", 2) + b"cX" + b"os\nsystem\n.",
+            "pickle.frame_straddle",
+        ),
+        (
+            b"\x80\x04\x95" + struct.pack("<Q", 3) + b"\x8c\x05hello." + b".",
+            "pickle.frame_straddle",
+        ),
+        (
+            b"\x80\x04\x95" + struct.pack("<Q", 4) + b"N\x95" + struct.pack("<Q", 1) + b".",
+            "pickle.frame_straddle",
+        ),
+        (
+            b"\x80\x04\x95"
+            + struct.pack("<Q", 20)
+            + b"N\x95"
+            + struct.pack("<Q", 1)
+            + b"0" * 9
+            + b".",
+            "pickle.frame_nested",
+        ),
+        (b"\x80\x04\xff.", "pickle.unknown_opcode"),
+        (b"\x80\x04N", "pickle.truncated"),
+        (b"\x80\x06N.", "pickle.unsupported_protocol"),
+        (b"\x80\x04h\x05.", "pickle.memo_missing"),
+        (b"S'a\\x00'\n.", "pickle.string_escape"),
+        (b"I010\n.", "pickle.text_quirk"),
+        (b"I1_0\n.", "pickle.text_quirk"),
+        (b"F1_0\n.", "pickle.text_quirk"),
+        (b"\x80\x04N]R.", "pickle.reduce_args"),
+        (b"\x80\x04)\x81.", "pickle.stack_underflow"),
+        (b"\x80\x04t.", "pickle.no_mark"),
+        (b"\x80\x04K\x01K\x02\x93.", "pickle.global_operand"),
+        (b"\x80\x04(K\x01d.", "pickle.odd_items"),
+        (b"\x80\x04T\xff\xff\xff\xff.", "pickle.negative_length"),
+        (b"\x80\x04.", "pickle.stack_underflow"),
+    ],
+)
 def test_rejections(data: bytes, rule: str) -> None:
     program = parse_pickle(Reader(data))
     assert program.error is not None
     assert program.error.rule == rule
 
 
-@pytest.mark.parametrize(("data", "rule"), [
-    (b"\x80\x04K\x01\x94K\x02q\x00.", "pickle.memo_overwrite"),
-    (b"N0\x80\x02N.", "pickle.proto_position"),
-    (b"\x80\x04NN.", "pickle.stack_leftover"),
-])
+@pytest.mark.parametrize(
+    ("data", "rule"),
+    [
+        (b"\x80\x04K\x01\x94K\x02q\x00.", "pickle.memo_overwrite"),
+        (b"N0\x80\x02N.", "pickle.proto_position"),
+        (b"\x80\x04NN.", "pickle.stack_leftover"),
+    ],
+)
 def test_differentials_are_stepped_over_and_flagged(data: bytes, rule: str) -> None:
     program = parse_pickle(Reader(data))
     assert program.error is None
@@ -159,33 +184,42 @@ def test_large_bytes_are_skipped_not_held() -> None:
 
 
 def test_structural_rules() -> None:
-    assert "structure.build_target" in rules(asm.program(asm.sg("collections", "OrderedDict")
-                                                         + asm.EMPTY_DICT + asm.BUILD))
-    assert "structure.setitems_target" in rules(asm.program(
-        asm.sg("torch", "float32") + asm.u("k") + asm.u("v") + b"s"))
+    assert "structure.build_target" in rules(
+        asm.program(asm.sg("collections", "OrderedDict") + asm.EMPTY_DICT + asm.BUILD)
+    )
+    assert "structure.setitems_target" in rules(
+        asm.program(asm.sg("torch", "float32") + asm.u("k") + asm.u("v") + b"s")
+    )
     assert "structure.appends_target" in rules(asm.program(asm.sg("torch", "float32") + b"Na"))
     assert "structure.additems_target" in rules(asm.program(b"]" + b"(N\x90"))
     assert "pickle.ext" in rules(asm.program(b"\x82\x01"))
     assert "persid.unexpected" in rules(asm.program(asm.u("x") + b"Q"))
     assert "pickle.out_of_band" in rules(b"\x80\x05\x97.")
-    assert "call.dynamic" in rules(asm.program(asm.call(asm.call(
-        asm.sg("collections", "OrderedDict")))))
+    assert "call.dynamic" in rules(
+        asm.program(asm.call(asm.call(asm.sg("collections", "OrderedDict"))))
+    )
 
 
 def test_roles_and_conditions() -> None:
     # A storage tag may not be called; defaultdict's factory is pinned.
     assert "global.role" in rules(asm.program(asm.call(asm.sg("torch", "FloatStorage"))))
-    assert "global.condition" in rules(asm.program(asm.call(
-        asm.sg("collections", "defaultdict"), asm.sg("torch", "load"))))
-    assert rules(asm.program(asm.call(asm.sg("collections", "defaultdict"),
-                                      asm.sg("builtins", "list")))) == set()
+    assert "global.condition" in rules(
+        asm.program(asm.call(asm.sg("collections", "defaultdict"), asm.sg("torch", "load")))
+    )
+    assert (
+        rules(
+            asm.program(asm.call(asm.sg("collections", "defaultdict"), asm.sg("builtins", "list")))
+        )
+        == set()
+    )
     found = rules(asm.program(asm.call(asm.sg("__main__", "Net"))))
     assert found == {"global.user_class"}
 
 
 def test_user_allow_entries() -> None:
-    data = asm.program(asm.sg("mylib.layers", "Block") + asm.EMPTY_TUPLE + asm.NEWOBJ
-                       + asm.EMPTY_DICT + asm.BUILD)
+    data = asm.program(
+        asm.sg("mylib.layers", "Block") + asm.EMPTY_TUPLE + asm.NEWOBJ + asm.EMPTY_DICT + asm.BUILD
+    )
     assert rules(data) == {"global.user_class"}
     scanner = Scanner(Allowlist(("torch",), []), Limits())
     from weightguard.scan.allowlist import user_entry
@@ -206,17 +240,33 @@ def test_nested_payload_is_reported(tmp_path: object) -> None:
 
 
 def test_torch_zip_persid_checks() -> None:
-    pid = asm.MARK + asm.u("storage") + asm.sg("torch", "FloatStorage") + asm.u("0") \
-        + asm.u("cpu") + asm.asm_int(4) + asm.TUPLE + b"Q"
+    pid = (
+        asm.MARK
+        + asm.u("storage")
+        + asm.sg("torch", "FloatStorage")
+        + asm.u("0")
+        + asm.u("cpu")
+        + asm.asm_int(4)
+        + asm.TUPLE
+        + b"Q"
+    )
     hooks = asm.call(asm.sg("collections", "OrderedDict"))
-    tensor = asm.call(asm.sg("torch._utils", "_rebuild_tensor_v2"), pid, asm.asm_int(0),
-                      asm.MARK + asm.asm_int(4) + asm.TUPLE, asm.MARK + asm.asm_int(1)
-                      + asm.TUPLE, b"\x89", hooks)
+    tensor = asm.call(
+        asm.sg("torch._utils", "_rebuild_tensor_v2"),
+        pid,
+        asm.asm_int(0),
+        asm.MARK + asm.asm_int(4) + asm.TUPLE,
+        asm.MARK + asm.asm_int(1) + asm.TUPLE,
+        b"\x89",
+        hooks,
+    )
+
     def zip_with(record_size: int) -> bytes:
         buf = io.BytesIO()
         with zipfile.ZipFile(buf, "w") as z:
             z.writestr("archive/data.pkl", asm.program(tensor))
             z.writestr("archive/data/0", b"\x00" * record_size)
         return buf.getvalue()
+
     assert rules(zip_with(16)) == set()
     assert rules(zip_with(8)) == {"persid.invalid"}
