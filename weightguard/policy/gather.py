@@ -111,7 +111,7 @@ class Gather:
     progress: ProgressCallback | None
     sidecars: list[str] = field(default_factory=list)  # model-relative paths to leave out
     errors: list[Problem] = field(default_factory=list)
-    _checks: dict[tuple[str, Any], Any] = field(default_factory=dict)
+    _checks: dict[tuple[Any, ...], Any] = field(default_factory=dict)
     _sha_from_manifest: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -212,13 +212,17 @@ class Gather:
         from weightguard.check import check_model
 
         ser = manifest.serialization
-        key = (manifest.root_digest, ser)
+        # Keyed on the names and digests themselves, never on the root digest: the root
+        # covers only the digest list, so a bundle over another naming of the same bytes
+        # has the same root and must still hash its own paths (threat model, class 1).
+        signature_rel = self.rel(source)
+        key = (manifest.resources, manifest.empty_files, ser, signature_rel)
         if key not in self._checks:
             try:
                 self._checks[key] = check_model(
                     self.model,
                     manifest,
-                    signature_rel=self.rel(source),
+                    signature_rel=signature_rel,
                     ignore_paths=[*self.sidecars, *self.overrides.ignore_paths],
                     allow_symlinks=self.allow_symlinks,
                     allow_unsigned_files=True,
