@@ -42,6 +42,7 @@ from weightguard.policy.evidence import (
 )
 from weightguard.policy.layout import LayoutOutcome, verify_layout
 from weightguard.policy.schema import KeySigner, Policy, ScanRequirement, mode_strength
+from weightguard.policy.sidecars import git_paths_are_model
 from weightguard.policy.trust import TrustSet, Verification
 from weightguard.report import Reason, reason_from_error
 
@@ -131,6 +132,7 @@ class Gather:
             return enumerate_model(
                 self.model,
                 ignore_paths=[*self.sidecars, *self.overrides.ignore_paths],
+                ignore_git_paths=not git_paths_are_model(self.policy.unmatched_files),
                 allow_symlinks=self.allow_symlinks,
             )
         except UsageError:

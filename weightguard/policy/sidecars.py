@@ -105,3 +105,14 @@ def sidecars(
             code="policy.override_refused",
         )
     return Sidecars(tuple(paths), tuple(flags))
+
+
+def git_paths_are_model(unmatched_files: str) -> bool:
+    """Whether the root `.git*` paths are model files under a policy (class 10).
+
+    OMS leaves `.git`, `.gitattributes`, `.github` and `.gitignore` at the root out of a
+    model, and plain `verify` keeps that. A policy that denies unmatched files promises
+    that every file is judged, so there they are files like any other: a rule must name
+    them (for example with `signatures: none`) to let them through.
+    """
+    return unmatched_files == "deny"
