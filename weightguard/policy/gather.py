@@ -279,7 +279,10 @@ class Gather:
     # -- files -----------------------------------------------------------------------
     def files(self, inv: Inventory) -> list[FileFacts]:
         from weightguard.digest import HashTask, hash_tasks
-        from weightguard.scan.formats import detect_format
+
+        # The scanner's own detector, the one function every part of weightguard asks
+        # (threat model, class 14): formats and scan decisions can never disagree with it.
+        from weightguard.scan import detect_format
 
         out: list[FileFacts] = []
         need: list[HashTask] = []
@@ -320,7 +323,7 @@ class Gather:
                     s is not None
                     and s.source != "attestation"
                     and rule.match(f.path)
-                    and (f.format is None or f.format in s.formats)
+                    and s.covers(f.format)
                 ):
                     indices = wanted.setdefault(s.scanner_key, (s, []))[1]
                     if index not in indices:
