@@ -11,8 +11,9 @@ Where signatures and evidence live (README, "Policy files"): for a model directo
 told apart by content: OMS statements are co-signatures (for thresholds across signers:
 an OMS bundle carries exactly one signature), anything else is an attestation;
 `M/model.sig.d/in-toto/` holds in-toto links. For a single file `F` the same names are
-`F.sig` and `F.sig.d/`. Neither is ever part of the model. `--signature` and
-`--attestation` add files kept elsewhere.
+`F.sig` and `F.sig.d/`. Neither is ever part of the model (exactly those names, a regular
+file and a real folder: `weightguard.policy.sidecars`). `--signature` and `--attestation`
+add files kept elsewhere.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from weightguard.api import default_signature_path
 from weightguard.bundle import Bundle, Statement
 from weightguard.digest import ProgressCallback
 from weightguard.errors import UsageError
@@ -39,6 +39,7 @@ from weightguard.policy.evidence import (
 )
 from weightguard.policy.gather import Gather, Overrides, bundle_paths, check_overrides, layouts
 from weightguard.policy.schema import Policy
+from weightguard.policy.sidecars import sidecars
 from weightguard.policy.trust import TrustSet
 from weightguard.report import Report, Verdict
 
@@ -137,11 +138,16 @@ def run_gate(
         policy = dataclasses.replace(policy, rules=rules)
     sig_paths = [Path(s) for s in signatures]
     att_paths = [Path(a) for a in attestations]
+    side = sidecars(
+        model,
+        sig_paths,
+        att_paths,
+        allow_overrides=policy.allow_overrides,
+        policy_name=policy.name,
+        policy_path=policy.path,
+    )
     g = Gather(model, policy, overrides, TrustSet(policy.signers, at=now), workers, progress)
-    for p in [default_signature_path(model), evidence_dir(model), *sig_paths, *att_paths]:
-        rel = g.rel(p)
-        if rel and rel != ".":
-            g.sidecars.append(rel)
+    g.sidecars.extend(side.paths)
     bundles: list[BundleFacts] = []
     statements: list[StatementFacts] = []
     pending: list[tuple[BundleFacts | StatementFacts, Bundle, Statement]] = []
@@ -172,6 +178,10 @@ def run_gate(
         tuple(g.errors),
     )
     decision = evaluate(
-        policy, evidence, now=now, mode=overrides.mode, overrides=overrides.describe()
+        policy,
+        evidence,
+        now=now,
+        mode=overrides.mode,
+        overrides=[*overrides.describe(), *side.flags],
     )
     return GateResult(model, policy, decision, evidence)

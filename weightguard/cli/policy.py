@@ -124,7 +124,12 @@ def explain(policy_path: Path, model_path: Path, output_format: str) -> None:
     from weightguard.policy.schema import load_policy
 
     pol = load_policy(policy_path)
-    files = explain_files(pol, model_files(model_path, allow_symlinks=pol.allow_symlinks))
+    files = explain_files(
+        pol,
+        model_files(
+            model_path, allow_symlinks=pol.allow_symlinks, unmatched_files=pol.unmatched_files
+        ),
+    )
     model_level = rule_model_checks(pol)
     if output_format == "json":
         doc = {

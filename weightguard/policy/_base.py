@@ -26,10 +26,9 @@ class EvaluatorBase:
         self.revoked = revoked
         self.verified = [b for b in ev.bundles if b.verified]
         self.counted = [b for b in self.verified if set(b.signers) - revoked]
-        digests = {b.root_digest for b in self.counted if b.intact and b.root_digest}
-        if ev.model_digest:
-            digests.add(ev.model_digest)
-        self.model_digests = digests
+        # "The model" that evidence must be about is the whole inventory the gate admits,
+        # never a bundle's root over some of its files (threat model, class 1).
+        self.model_digests = {ev.model_digest} if ev.model_digest else set()
 
     # -- plumbing -----------------------------------------------------------------
     def mode_of(self, rule: Rule | None) -> str:

@@ -247,7 +247,7 @@ class FileChecks(EvaluatorBase):
     def _scan(self, rule: Rule, f: FileFacts) -> None:
         scan = rule.scan
         assert scan is not None
-        if f.format is not None and f.format not in scan.formats:
+        if not scan.covers(f.format):
             self.add(
                 "scan",
                 Status.SKIPPED,

@@ -146,23 +146,26 @@ def lint_warnings(policy: Policy) -> list[str]:
 
 
 def model_files(
-    model_path: str | os.PathLike[str], *, allow_symlinks: bool
+    model_path: str | os.PathLike[str], *, allow_symlinks: bool, unmatched_files: str = "deny"
 ) -> list[tuple[str, str | None]]:
-    """(path, format) for each file of a model, as the gate lists them.
+    """(path, format) for each file of a model, as the gate lists them (same sidecar and
+    git-path rules, same format detector).
 
     Raises:
         UsageError, RejectedError, ModelReadError: from listing the model.
     """
-    from weightguard.api import default_signature_path
     from weightguard.manifest import enumerate_model
-    from weightguard.policy.evidence import evidence_dir
-    from weightguard.scan.formats import detect_format
+    from weightguard.policy.sidecars import git_paths_are_model, sidecars
+    from weightguard.scan import detect_format
 
     model = Path(model_path)
-    ignores = (
-        [default_signature_path(model).name, evidence_dir(model).name] if model.is_dir() else []
+    side = sidecars(model, (), (), allow_overrides=False, policy_name="", policy_path=None)
+    inv = enumerate_model(
+        model,
+        ignore_paths=side.paths,
+        ignore_git_paths=not git_paths_are_model(unmatched_files),
+        allow_symlinks=allow_symlinks,
     )
-    inv = enumerate_model(model, ignore_paths=ignores, allow_symlinks=allow_symlinks)
     out: list[tuple[str, str | None]] = []
     for f in inv.files:
         try:

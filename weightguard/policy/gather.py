@@ -42,6 +42,7 @@ from weightguard.policy.evidence import (
 )
 from weightguard.policy.layout import LayoutOutcome, verify_layout
 from weightguard.policy.schema import KeySigner, Policy, ScanRequirement, weakened_by
+from weightguard.policy.sidecars import git_paths_are_model
 from weightguard.policy.trust import TrustSet, Verification
 from weightguard.report import Reason, reason_from_error
 
@@ -110,7 +111,7 @@ class Gather:
     progress: ProgressCallback | None
     sidecars: list[str] = field(default_factory=list)  # model-relative paths to leave out
     errors: list[Problem] = field(default_factory=list)
-    _checks: dict[tuple[str, Any], Any] = field(default_factory=dict)
+    _checks: dict[tuple[Any, ...], Any] = field(default_factory=dict)
     _sha_from_manifest: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -130,6 +131,7 @@ class Gather:
             return enumerate_model(
                 self.model,
                 ignore_paths=[*self.sidecars, *self.overrides.ignore_paths],
+                ignore_git_paths=not git_paths_are_model(self.policy.unmatched_files),
                 allow_symlinks=self.allow_symlinks,
             )
         except UsageError:
@@ -213,13 +215,17 @@ class Gather:
         from weightguard.check import check_model
 
         ser = manifest.serialization
-        key = (manifest.root_digest, ser)
+        # Keyed on the names and digests themselves, never on the root digest: the root
+        # covers only the digest list, so a bundle over another naming of the same bytes
+        # has the same root and must still hash its own paths (threat model, class 1).
+        signature_rel = self.rel(source)
+        key = (manifest.resources, manifest.empty_files, ser, signature_rel)
         if key not in self._checks:
             try:
                 self._checks[key] = check_model(
                     self.model,
                     manifest,
-                    signature_rel=self.rel(source),
+                    signature_rel=signature_rel,
                     ignore_paths=[*self.sidecars, *self.overrides.ignore_paths],
                     allow_symlinks=self.allow_symlinks,
                     allow_unsigned_files=True,
@@ -275,7 +281,10 @@ class Gather:
     # -- files -----------------------------------------------------------------------
     def files(self, inv: Inventory) -> list[FileFacts]:
         from weightguard.digest import HashTask, hash_tasks
-        from weightguard.scan.formats import detect_format
+
+        # The scanner's own detector, the one function every part of weightguard asks
+        # (threat model, class 14): formats and scan decisions can never disagree with it.
+        from weightguard.scan import detect_format
 
         out: list[FileFacts] = []
         need: list[HashTask] = []
@@ -316,7 +325,7 @@ class Gather:
                     s is not None
                     and s.source != "attestation"
                     and rule.match(f.path)
-                    and (f.format is None or f.format in s.formats)
+                    and s.covers(f.format)
                 ):
                     indices = wanted.setdefault(s.scanner_key, (s, []))[1]
                     if index not in indices:

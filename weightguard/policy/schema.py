@@ -51,6 +51,8 @@ SMOKE_PREDICATE = "https://weightguard.dev/smoke/v1"
 DATA_ONLY_FORMATS = frozenset(
     {"safetensors", "gguf", "onnx", "sentencepiece", "flax-msgpack", "json", "text", "empty"}
 )
+# Detector answers that say "could not tell": never allowed by accident, always scanned.
+UNDETERMINED = frozenset({"unknown"})
 _VERSION = re.compile(r"[0-9]+(\.[0-9]+)*")  # fullmatch: no trailing newline
 
 
@@ -191,6 +193,17 @@ class ScanRequirement:
     attestation: EvidenceRequirement | None
     profiles: tuple[str, ...] | None = None
     allow: tuple[tuple[str, str], ...] = ()  # (module.qualname, reason)
+
+    def covers(self, fmt: str | None) -> bool:
+        """Whether a file whose detector answer is `fmt` must be scanned.
+
+        A listed format is scanned; so is anything the detector could not pin down
+        (unreadable, ``unknown``, or an answer outside `weightguard.scan.FORMATS`): an
+        undetermined format is never a reason to skip a scan (threat model, class 14).
+        """
+        from weightguard.scan.formats import FORMATS
+
+        return fmt is None or fmt in self.formats or fmt in UNDETERMINED or fmt not in FORMATS
 
     @property
     def scanner_key(self) -> str:

@@ -207,7 +207,10 @@ def test_strict_prod_policy_decisions(
     code: str,
 ) -> None:
     policy = load_policy(POLICIES / "strict-prod.yaml")
-    decision = evaluate(policy, Evidence("m", files, (bundle,), statements))
+    # The smoke record is about the whole model: the inventory's root digest (class 1 of
+    # the threat model: a bundle's root is never "the model" by itself).
+    evidence = Evidence("m", files, (bundle,), statements, model_digest="ab" * 32)
+    decision = evaluate(policy, evidence)
     assert int(decision.verdict.exit_code) == exit_code
     assert any(c.code == code for c in decision.checks), [c.code for c in decision.checks]
     if exit_code == 0:
