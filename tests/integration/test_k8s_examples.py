@@ -24,7 +24,7 @@ from tests.integration.cli_lines import NotBuilt, dry_parse
 kubernetes_validate = pytest.importorskip("kubernetes_validate", reason="pip install '.[test]'")
 celpy = pytest.importorskip("celpy", reason="cel-python is in the test extra")
 
-FILES = sorted(podsim.K8S.glob("*.yaml"))
+FILES = podsim.manifest_files()
 OLDEST, NEWEST = "1.30.0", kubernetes_validate.latest_version()
 CLUSTER_SCOPED = {"Namespace", "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"}
 
