@@ -45,9 +45,18 @@ def load_all(path: Path) -> list[dict[str, Any]]:
         return [doc for doc in yaml.safe_load_all(fh) if doc]
 
 
+# Not Kubernetes objects: kustomize's input and the policy copy it generates a ConfigMap from.
+NOT_OBJECTS = {"kustomization.yaml", "policy.yaml"}
+
+
+def manifest_files() -> list[Path]:
+    """examples/kubernetes/*.yaml that hold Kubernetes objects."""
+    return [p for p in sorted(K8S.glob("*.yaml")) if p.name not in NOT_OBJECTS]
+
+
 def example_objects() -> list[dict[str, Any]]:
     """Every Kubernetes object in examples/kubernetes/*.yaml."""
-    return [doc for p in sorted(K8S.glob("*.yaml")) for doc in load_all(p)]
+    return [doc for p in manifest_files() for doc in load_all(p)]
 
 
 def find_object(kind: str, name: str) -> dict[str, Any]:

@@ -143,7 +143,7 @@ def test_gitlab_jobs_use_the_pinned_image() -> None:
         )
         if d and d["kind"] == "ConfigMap"
     ]
-    assert params[0]["data"]["image"] == image, "one pinned image across the examples"
+    assert params[0]["data"]["image-current"] == image, "one pinned image across the examples"
     assert pipeline["weightguard-sign"]["id_tokens"]["SIGSTORE_ID_TOKEN"]["aud"] == "sigstore"
 
 

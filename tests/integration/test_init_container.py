@@ -70,12 +70,12 @@ def signed_model_source(tmp_path_factory: pytest.TempPathFactory, release_key: A
 
 
 def model_volume(source: Path, mutate: Callable[[Path], None] | None = None) -> podsim.Populate:
-    """Fill the PVC with `llm/` copied from `source`, then apply `mutate(llm_dir)`."""
+    """Fill the PVC (mounted whole at /models/llm) from `source`, then apply `mutate(pvc)`."""
 
     def populate(pvc: Path) -> None:
-        shutil.copytree(source, pvc / "llm")
+        shutil.copytree(source, pvc, dirs_exist_ok=True)
         if mutate:
-            mutate(pvc / "llm")
+            mutate(pvc)
 
     return populate
 
@@ -334,7 +334,7 @@ def test_release_job_output_is_what_the_init_container_accepts(
         pod_root / "serve",
         spec,
         guard,
-        volumes={"models": lambda pvc: shutil.copytree(published, pvc / "llm")},
+        volumes={"models": lambda pvc: shutil.copytree(published, pvc, dirs_exist_ok=True)},
         overrides=overrides,
     )
     assert result.rc == 0, result.stderr

@@ -24,7 +24,7 @@ from tests.integration.cli_lines import NotBuilt, dry_parse
 kubernetes_validate = pytest.importorskip("kubernetes_validate", reason="pip install '.[test]'")
 celpy = pytest.importorskip("celpy", reason="cel-python is in the test extra")
 
-FILES = sorted(podsim.K8S.glob("*.yaml"))
+FILES = podsim.manifest_files()
 OLDEST, NEWEST = "1.30.0", kubernetes_validate.latest_version()
 CLUSTER_SCOPED = {"Namespace", "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"}
 
@@ -77,18 +77,39 @@ class Admission:
             for v in policy["spec"]["variables"]
         ]
         self.validations = [
-            (v["message"], env.program(env.compile(v["expression"])))
+            (" ".join(v["message"].split()), env.program(env.compile(v["expression"])))
             for v in policy["spec"]["validations"]
         ]
+        self.conditions = [
+            env.program(env.compile(c["expression"]))
+            for c in policy["spec"].get("matchConditions", [])
+        ]
 
-    def denials(self, obj: dict[str, Any], params: dict[str, Any] = PARAMS) -> list[str]:
-        """Messages of every validation that is not exactly true (an error also denies)."""
+    def denials(
+        self,
+        obj: dict[str, Any],
+        params: dict[str, Any] = PARAMS,
+        old: dict[str, Any] | None = None,
+    ) -> list[str]:
+        """Messages of every validation that is not exactly true (an error also denies).
+
+        With `old`, the request is an UPDATE from `old` to `obj`; a matchCondition that is
+        false means the policy does not apply (nothing is denied), as in the API server.
+        """
         from celpy import celtypes
 
+        request = {"operation": "UPDATE" if old is not None else "CREATE"}
         activation: dict[str, Any] = {
             "object": celpy.json_to_cel(obj),
+            "oldObject": celpy.json_to_cel(old),
+            "request": celpy.json_to_cel(request),
             "params": celpy.json_to_cel(params),
         }
+        for condition in self.conditions:
+            matched = condition.evaluate(activation)
+            assert isinstance(matched, celtypes.BoolType), matched
+            if not matched:
+                return []
         values: dict[Any, Any] = {}
         for name, program in self.variables:
             activation["variables"] = celtypes.MapType(values)
@@ -265,24 +286,32 @@ DENIED: list[tuple[str, Callable[[dict[str, Any]], None], set[str]]] = [
     (
         "no-init-container",
         _drop_guard,
-        {"exactly one", "last init container", "every persistent", "entrypoint", "pinned policy"},
+        {
+            "exactly one",
+            "last init container",
+            "every volume that is not",
+            "entrypoint",
+            "pinned policy",
+            "must verify the pinned model",
+            "may not loosen",
+        },
     ),
     ("image-by-tag", _tagged, {"pinned image digest"}),
     ("other-digest", _other_digest, {"pinned image digest"}),
     ("command-override", _command, {"with the image's entrypoint"}),
-    ("not-verify", _not_verify, {"with the image's entrypoint"}),
+    ("not-verify", _not_verify, {"with the image's entrypoint", "may not loosen"}),
     ("loosening-flag", _loosened, {"may not loosen"}),
     ("mode-flag", _mode_audit, {"may not loosen"}),
     ("other-policy-digest", _other_policy_digest, {"pinned policy"}),
     ("second-policy-digest", _second_policy_digest, {"pinned policy"}),
-    ("policy-digest-split-form", _policy_digest_split, {"pinned policy"}),
+    ("policy-digest-split-form", _policy_digest_split, {"pinned policy", "may not loosen"}),
     ("policy-elsewhere", _policy_elsewhere, {"pinned policy"}),
     ("no-policy", _no_policy, {"pinned policy"}),
-    ("guard-mounts-model-rw", _guard_rw, {"weightguard must mount"}),
-    ("server-mounts-model-rw", _server_rw, {"containers must mount"}),
+    ("guard-mounts-model-rw", _guard_rw, {"weightguard must mount", "mounted whole"}),
+    ("server-mounts-model-rw", _server_rw, {"containers must mount", "mounted whole"}),
     ("server-writes-report", _report_rw, {"containers must mount"}),
     ("claim-not-read-only", _claim_rw, {"read-only claims"}),
-    ("unverified-pvc", _unverified_pvc, {"every persistent"}),
+    ("unverified-pvc", _unverified_pvc, {"every volume that is not", "mounted whole"}),
     ("init-after-guard", _later_init, {"last init container"}),
     ("guard-as-sidecar", _sidecar, {"last init container"}),
     ("writable-root-fs", _writable_root, {"read-only root filesystem"}),
@@ -326,7 +355,7 @@ def test_binding_selects_the_serving_namespace_only() -> None:
 
 
 def weightguard_containers() -> list[tuple[str, str, dict[str, Any]]]:
-    image = PARAMS["data"]["image"]
+    image = PARAMS["data"]["image-current"]
     out = []
     for filename, obj in objects():
         if obj["kind"] in {"Deployment", "Job", "CronJob", "StatefulSet", "Pod"}:
@@ -381,7 +410,7 @@ def test_policy_configmap_is_the_policy_file_verbatim_and_pinned() -> None:
     assert cm["data"]["policy.yaml"].encode() == source, "regenerate policy-configmap.yaml"
     guard = podsim.container(podsim.pod_spec(DEPLOYMENT), "weightguard")
     assert f"--policy-digest={digest}" in guard["args"], f"pin {digest} in deployment.yaml"
-    assert PARAMS["data"]["policyDigest"] == digest, "pin it in the admission params too"
+    assert PARAMS["data"]["policyDigest-current"] == digest, "pin it in the admission params too"
     assert f"--policy={PARAMS['data']['policyPath']}" in guard["args"]
     mount = next(m for m in guard["volumeMounts"] if m["name"] == "weightguard-policy")
     assert mount["mountPath"] == PARAMS["data"]["policyPath"] and mount["readOnly"]
@@ -391,3 +420,246 @@ def test_readme_walks_through_every_file() -> None:
     readme = (podsim.K8S / "README.md").read_text()
     for path in FILES:
         assert path.name in readme, f"README.md does not mention {path.name}"
+
+
+# --- loopholes closed by the allowlists (issue 13) ------------------------------------------
+# Each case was admitted by the previous policy (only `exactly one`-style structure, a
+# denylist of volume types and of flags, no look at env, subPath or other containers).
+
+
+def _config_volume(s: dict[str, Any], name: str = "evil") -> None:
+    s["volumes"].append({"name": name, "configMap": {"name": name}})
+
+
+def _env_pythonpath(s: dict[str, Any]) -> None:
+    """A ConfigMap with sitecustomize.py on PYTHONPATH ran code inside the guard."""
+    _config_volume(s)
+    _guard(s)["volumeMounts"].append({"name": "evil", "mountPath": "/cfg", "readOnly": True})
+    _guard(s)["env"] = [{"name": "PYTHONPATH", "value": "/cfg"}]
+
+
+def _env_ld_preload(s: dict[str, Any]) -> None:
+    _guard(s)["env"] = [{"name": "LD_PRELOAD", "value": "/cfg/evil.so"}]
+
+
+def _env_from(s: dict[str, Any]) -> None:
+    _guard(s)["envFrom"] = [{"configMapRef": {"name": "evil"}}]
+
+
+def _extra_volume(source: dict[str, Any]) -> Callable[[dict[str, Any]], None]:
+    def mutate(s: dict[str, Any]) -> None:
+        s["volumes"].append({"name": "more", **source})
+        _server(s)["volumeMounts"].append({"name": "more", "mountPath": "/data", "readOnly": True})
+
+    return mutate
+
+
+_csi = _extra_volume({"csi": {"driver": "blob.csi.example.com", "readOnly": True}})
+_ephemeral = _extra_volume(
+    {
+        "ephemeral": {
+            "volumeClaimTemplate": {
+                "spec": {
+                    "accessModes": ["ReadOnlyMany"],
+                    "resources": {"requests": {"storage": "1Gi"}},
+                }
+            }
+        }
+    }
+)
+_image_volume = _extra_volume({"image": {"reference": "registry.example.com/w@sha256:" + "a" * 64}})
+_iscsi = _extra_volume({"iscsi": {"targetPortal": "10.0.0.1:3260", "iqn": "iqn.x:y", "lun": 0}})
+
+
+def _guard_sub_path(s: dict[str, Any]) -> None:
+    """The guard checks a subfolder of the volume; the server serves the whole volume."""
+    _mount(_guard(s), "models")["subPath"] = "signed"
+
+
+def _server_sub_path_expr(s: dict[str, Any]) -> None:
+    _mount(_server(s), "models")["subPathExpr"] = "$(POD_NAME)"
+
+
+def _other_model_path(s: dict[str, Any]) -> None:
+    """The guard verifies a different (signed) folder than the one the server loads."""
+    _guard(s)["args"][1] = "/models/llm/signed-copy"
+
+
+def _server_mounts_elsewhere(s: dict[str, Any]) -> None:
+    _mount(_server(s), "models")["mountPath"] = "/srv/model"
+
+
+def _shadow_in_server(s: dict[str, Any]) -> None:
+    """A ConfigMap file laid over a verified file in the server only."""
+    _config_volume(s)
+    _server(s)["volumeMounts"].append(
+        {"name": "evil", "mountPath": "/models/llm/model.safetensors", "readOnly": True}
+    )
+
+
+def _shadow_in_guard(s: dict[str, Any]) -> None:
+    """The guard sees an old signed manifest that the server never sees."""
+    s["volumes"].append({"name": "old-signed", "emptyDir": {}})
+    _guard(s)["volumeMounts"].append({"name": "old-signed", "mountPath": "/models/llm/model.sig"})
+
+
+def _non_canonical_mount(s: dict[str, Any]) -> None:
+    _config_volume(s)
+    _server(s)["volumeMounts"].append(
+        {"name": "evil", "mountPath": "/models//llm/config.json", "readOnly": True}
+    )
+
+
+def _signature_flag(s: dict[str, Any]) -> None:
+    _guard(s)["args"].append("--signature=/etc/weightguard/trust/old.sig")
+
+
+def _key_flag(s: dict[str, Any]) -> None:
+    _guard(s)["args"].append("--attestation=/run/weightguard")
+
+
+def _second_path(s: dict[str, Any]) -> None:
+    _guard(s)["args"][2:2] = ["--", "/run/weightguard"]
+
+
+def _writable_sidecar(s: dict[str, Any]) -> None:
+    """A restartable init container keeps running after the guard and could write."""
+    s["initContainers"].insert(
+        0,
+        {
+            "name": "sync",
+            "image": "busybox",
+            "restartPolicy": "Always",
+            "volumeMounts": [{"name": "models", "mountPath": "/models/llm"}],
+        },
+    )
+
+
+def _ephemeral_writer(s: dict[str, Any]) -> None:
+    s["ephemeralContainers"] = [
+        {
+            "name": "debugger",
+            "image": "busybox",
+            "volumeMounts": [{"name": "models", "mountPath": "/models/llm"}],
+        }
+    ]
+
+
+def _shared_pids(s: dict[str, Any]) -> None:
+    s["shareProcessNamespace"] = True
+
+
+def _host_pid(s: dict[str, Any]) -> None:
+    s["hostPID"] = True
+
+
+def _unlisted_policy_digest(s: dict[str, Any]) -> None:
+    _replace_arg(s, "--policy-digest", "--policy-digest=sha256:" + "cd" * 32)
+
+
+UNVERIFIED = "every volume that is not"
+WHOLE = "mounted whole and read-only"
+SHADOW = "no other volume may be mounted"
+FLAGS = "may not loosen"
+LOOPHOLES: list[tuple[str, Callable[[dict[str, Any]], None], set[str]]] = [
+    ("env-pythonpath-sitecustomize", _env_pythonpath, {"environment variables"}),
+    ("env-ld-preload", _env_ld_preload, {"environment variables"}),
+    ("env-from-configmap", _env_from, {"environment variables"}),
+    ("unverified-csi-volume", _csi, {UNVERIFIED, WHOLE}),
+    ("unverified-ephemeral-volume", _ephemeral, {UNVERIFIED, WHOLE}),
+    ("unverified-image-volume", _image_volume, {UNVERIFIED, WHOLE}),
+    ("unverified-iscsi-volume", _iscsi, {UNVERIFIED, WHOLE}),
+    ("guard-sub-path", _guard_sub_path, {WHOLE}),
+    ("server-sub-path-expr", _server_sub_path_expr, {WHOLE}),
+    ("guard-verifies-other-path", _other_model_path, {"must verify the pinned model", FLAGS}),
+    ("server-mounts-model-elsewhere", _server_mounts_elsewhere, {WHOLE}),
+    ("shadow-file-in-server", _shadow_in_server, {SHADOW}),
+    ("shadow-file-in-guard", _shadow_in_guard, {SHADOW}),
+    ("non-canonical-mount-path", _non_canonical_mount, {SHADOW}),
+    ("signature-flag", _signature_flag, {FLAGS}),
+    ("attestation-flag", _key_flag, {FLAGS}),
+    ("second-positional-path", _second_path, {FLAGS}),
+    ("writable-sidecar-before-guard", _writable_sidecar, {"containers must mount", WHOLE}),
+    ("writable-ephemeral-container", _ephemeral_writer, {"containers must mount", WHOLE}),
+    ("share-process-namespace", _shared_pids, {"process namespaces"}),
+    ("host-pid", _host_pid, {"process namespaces"}),
+    ("policy-digest-not-allowed", _unlisted_policy_digest, {"pinned policy"}),
+]
+
+
+@pytest.mark.parametrize(("case", "mutate", "fragments"), LOOPHOLES, ids=[d[0] for d in LOOPHOLES])
+def test_each_loophole_is_denied(
+    case: str, mutate: Callable[[dict[str, Any]], None], fragments: set[str]
+) -> None:
+    pod = deployment_pod()
+    mutate(pod["spec"])
+    assert sorted(ADMISSION.denials(pod)) == sorted(message(f) for f in fragments)
+
+
+def test_allowed_volume_types_may_go_unverified() -> None:
+    """ConfigMap, Secret, emptyDir, downwardAPI and projected volumes need no verification."""
+    pod = deployment_pod()
+    spec = pod["spec"]
+    extra = {
+        "cfg": {"configMap": {"name": "server-config"}},
+        "creds": {"secret": {"secretName": "server-creds"}},
+        "cache": {"emptyDir": {}},
+        "info": {
+            "downwardAPI": {
+                "items": [{"path": "labels", "fieldRef": {"fieldPath": "metadata.labels"}}]
+            }
+        },
+        "token": {"projected": {"sources": [{"serviceAccountToken": {"path": "t"}}]}},
+    }
+    for name, source in extra.items():
+        spec["volumes"].append({"name": name, **source})
+        _server(spec)["volumeMounts"].append({"name": name, "mountPath": f"/srv/{name}"})
+    assert ADMISSION.denials(pod) == []
+
+
+def _params_with(**data: str) -> dict[str, Any]:
+    params = copy.deepcopy(PARAMS)
+    params["data"].update(data)
+    return params
+
+
+def test_rotation_allows_every_listed_image_and_policy_digest() -> None:
+    previous_image = "registry.example.com/weightguard@sha256:" + "12" * 32
+    previous_policy = "sha256:" + "34" * 32
+    params = _params_with(
+        **{"image-previous": previous_image, "policyDigest-previous": previous_policy}
+    )
+    pod = deployment_pod()
+    assert ADMISSION.denials(pod, params) == []
+    _guard(pod["spec"])["image"] = previous_image
+    _replace_arg(pod["spec"], "--policy-digest", "--policy-digest=" + previous_policy)
+    assert ADMISSION.denials(pod, params) == []
+    # Not listed under an image-/policyDigest- key: refused, even if present under another.
+    sneaky = copy.deepcopy(PARAMS)
+    sneaky["data"]["note"] = previous_image
+    sneaky["data"]["policyPath"] = PARAMS["data"]["policyPath"]
+    assert ADMISSION.denials(pod, sneaky) == [
+        message("pinned image digest"),
+        message("pinned policy"),
+    ]
+
+
+def test_update_that_keeps_the_pod_spec_is_not_judged_again() -> None:
+    """Retiring a digest from the params does not wedge label edits or scaling."""
+    old = copy.deepcopy(DEPLOYMENT)
+    retired = copy.deepcopy(PARAMS)
+    retired["data"]["image-current"] = "registry.example.com/weightguard@sha256:" + "56" * 32
+    new = copy.deepcopy(old)
+    new["metadata"]["labels"]["tier"] = "gold"
+    new["spec"]["replicas"] = 3
+    assert ADMISSION.denials(new, retired, old=old) == []
+    assert message("pinned image digest") in ADMISSION.denials(new, retired)  # a CREATE
+    # Any change to the pod template is judged in full.
+    changed = copy.deepcopy(new)
+    _drop_guard(changed["spec"]["template"]["spec"])
+    assert message("exactly one") in ADMISSION.denials(changed, PARAMS, old=old)
+    # Same for a Pod's ephemeral containers, added by an UPDATE of the pod.
+    pod = deployment_pod()
+    debugged = copy.deepcopy(pod)
+    _ephemeral_writer(debugged["spec"])
+    assert message("containers must mount") in ADMISSION.denials(debugged, PARAMS, old=pod)

@@ -119,10 +119,26 @@ def test_runtime_user_is_numeric_and_not_root() -> None:
     assert all(ins.keyword != "RUN" for ins in INSTRUCTIONS[last:]), "nothing runs as root later"
 
 
-def test_entrypoint_is_weightguard_in_exec_form() -> None:
+def test_entrypoint_is_isolated_python_running_weightguard_in_exec_form() -> None:
+    """`python -I`: PYTHONPATH, PYTHONSTARTUP-style variables and the user site cannot
+    inject code (a ConfigMap sitecustomize.py on PYTHONPATH ran inside the console script)."""
     entry = json.loads(of("ENTRYPOINT", final_stage())[-1])
-    assert isinstance(entry, list) and len(entry) == 1
-    assert Path(entry[0]).name == "weightguard"
+    assert entry == ["/opt/weightguard/bin/python", "-I", "-m", "weightguard"]
+    runs = " ".join(of("RUN"))
+    assert (
+        "sed -i '1s|^#!.*$|#!/opt/weightguard/bin/python -I|' /opt/weightguard/bin/weightguard"
+        in runs
+    )
+    assert "PYTHONPATH=/nonexistent /opt/weightguard/bin/python -I -m weightguard verify" in runs
+
+
+def test_builds_offline_from_the_wheelhouse() -> None:
+    build_env = " ".join(of("ENV"))
+    assert "PIP_NO_INDEX=1" in build_env and "PIP_FIND_LINKS=/wheels" in build_env
+    assert any(v.split()[0] == "build/wheelhouse/" for v in of("COPY"))
+    assert all(
+        "--no-index" in i for i in re.findall(r"pip (?:install|wheel) ([^&]*)", " ".join(of("RUN")))
+    )
 
 
 def test_home_is_read_only_and_runtime_env_is_quiet() -> None:
@@ -230,9 +246,14 @@ def test_build_context_is_exactly_what_copy_needs() -> None:
         if value.startswith("--from"):
             continue
         for src in value.split()[:-1]:
+            if src == "build/wheelhouse/":
+                continue  # filled by scripts/image.sh before a build, git-ignored
             assert any(f == src.rstrip("/") or f.startswith(src) for f in files), src
     assert not [f for f in files if f.startswith(("tests/", ".venv/", "examples/", ".git/"))]
     assert not [f for f in files if f.endswith((".pem", ".key", ".pyc"))]
+    assert not [
+        f for f in files if f.startswith("build/") and not f.startswith("build/wheelhouse/")
+    ]
     assert "weightguard/cli/verify.py" in files and "pyproject.toml" in files
 
 
@@ -470,7 +491,7 @@ def test_image_environment_runs_the_deployment_init_container(image_env: Path) -
             spec,
             ctr,
             deployment["metadata"]["namespace"],
-            volumes={"models": lambda pvc: shutil.copytree(source, pvc / "llm")},
+            volumes={"models": lambda pvc: shutil.copytree(source, pvc, dirs_exist_ok=True)},
             overrides=overrides,
         )
         result = podsim.run(layout, ctr, executable=image_env / "bin" / "weightguard")
