@@ -152,11 +152,19 @@ def _text_kind(head: bytes) -> str:
 
 
 def zip_kind(names: list[str]) -> str:
-    """torch-zip, torchscript, npz or zip, from the member names."""
+    """torch-zip, torchscript, npz or zip, from the member names.
+
+    torch finds records with miniz's `mz_zip_reader_locate_file(..., flags=0)`, which
+    compares names case-insensitively (caffe2/serialize/inline_container.cc
+    `getRecordID`), under the archive folder taken from the first entry's name; so
+    `ARCHIVE/Data.PKL` is torch's `data.pkl` and `Constants.pkl` is TorchScript.
+    """
     if not names:
         return "zip"
     prefix = names[0].split("/", 1)[0] + "/" if "/" in names[0] else ""
-    plain = [n[len(prefix) :] if prefix and n.startswith(prefix) else n for n in names]
+    folded = [n.lower() for n in names]
+    lprefix = prefix.lower()
+    plain = [n[len(lprefix) :] if lprefix and n.startswith(lprefix) else n for n in folded]
     if "constants.pkl" in plain or any(n.startswith("code/") for n in plain):
         return "torchscript"  # torch.load dispatches these to torch.jit.load
     if "data.pkl" in plain:
@@ -164,9 +172,6 @@ def zip_kind(names: list[str]) -> str:
     if all(n.endswith(".npy") for n in names):
         return "npz"
     return "zip"
-
-
-CODE_FREE = frozenset({"safetensors", "gguf", "onnx", "json", "text", "empty", "numpy"})
 
 
 def pickle_view(
@@ -275,6 +280,15 @@ def _tar_names(fh: BinaryIO) -> set[str]:
             return {m.name for m in tar.getmembers()[:64]}
     except (tarfile.TarError, OSError, EOFError):
         return set()
+
+
+def detect_fh(fh: BinaryIO, size: int) -> str:
+    """`detect_format` on an open file of `size` bytes (see `classify`)."""
+    from weightguard.scan.model import Limits
+    from weightguard.scan.vm import OpBudget
+
+    limits = Limits()
+    return classify(fh, size, limits, OpBudget(limits, size)).kind
 
 
 def detect_format(path: str | os.PathLike[str]) -> str:
