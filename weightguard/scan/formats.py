@@ -195,16 +195,30 @@ def pickle_view(
 
 
 def runs_code(program: PickleProgram | None) -> bool:
-    """Whether unpickling would import, call or ask the loader for anything, or could
-    (a differential, or a budget that stopped us before the end)."""
+    """Whether unpickling would import or call anything, or could (a differential that
+    lets a CPython reader read on, or a budget that stopped us before the end).
+
+    A persistent id or out-of-band buffer alone only asks the loader for data (torch's
+    `persistent_load` or pickle's buffers), and a late PROTO or memo overwrite alone
+    changes nothing: with no import after them nothing runs, so they do not make a data
+    file a pickle (a safetensors header length of 2640 starts `P\n`).
+    """
     if program is None:
         return False
     error = program.error
     return bool(
-        program.events
-        or program.anomalies
-        or (error is not None and (error.evasive or error.rule == "pickle.budget"))
+        any(e.kind not in ("persid", "buffer") for e in program.events)
+        or (
+            error is not None
+            and error.rule not in _ALL_READERS_STOP
+            and (error.evasive or error.rule == "pickle.budget")
+        )
     )
+
+
+# Evasive for a scanner, yet both CPython unpicklers raise on them: with nothing imported
+# before, no reader runs anything (`h\x00` is how a header length of 104 starts).
+_ALL_READERS_STOP = frozenset({"pickle.memo_missing", "pickle.global_operand"})
 
 
 def is_pickle(program: PickleProgram | None) -> bool:
