@@ -301,8 +301,8 @@ class Scanner:
                 if reader.at_end():
                     break
                 program = parse_pickle(
-                reader, limits=self.limits, build_hook=_joblib_hook, budget=fs.budget
-            )
+                    reader, limits=self.limits, build_hook=_joblib_hook, budget=fs.budget
+                )
                 self.judge(fs, program, member, start, None, nested)
                 if program.error is not None:
                     break

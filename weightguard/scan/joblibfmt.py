@@ -133,9 +133,7 @@ def joblib_hook(m: Machine, target: Value, offset: int) -> None:
     itemsize, has_object = layout
     if has_object:
         # joblib calls pickle.load on the file: a whole nested pickle, same policy.
-        nested = parse_pickle(
-            m.reader, limits=m.limits, build_hook=joblib_hook, budget=m.budget
-        )
+        nested = parse_pickle(m.reader, limits=m.limits, build_hook=joblib_hook, budget=m.budget)
         m.nested.append(nested)
         if nested.error is not None:
             raise StreamError("joblib.object_array", "the object array pickle is broken", offset)
