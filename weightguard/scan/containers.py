@@ -136,7 +136,7 @@ class Scanner:
         if depth > self.limits.max_depth:
             fs.incomplete("container.depth", "containers are nested too deeply", member)
             return "nested"
-        det = classify(fh, size, self.limits, fs.budget)
+        det = classify(fh, size, self.limits, fs.budget, zip_kinds=False)
         kind = det.content
         if det.view is not None:
             fs.budget.left += det.view.opcodes  # parsed again below: charged once

@@ -245,7 +245,12 @@ class Detection:
 
 
 def classify(
-    fh: BinaryIO, size: int, limits: Limits | None = None, budget: OpBudget | None = None
+    fh: BinaryIO,
+    size: int,
+    limits: Limits | None = None,
+    budget: OpBudget | None = None,
+    *,
+    zip_kinds: bool = True,
 ) -> Detection:
     """Loader-equivalent detection of an open file of `size` bytes.
 
@@ -254,10 +259,13 @@ def classify(
     then unpickles; pickle.load unpickles. So unless the file is a zip, its bytes from
     byte 0 are also run as a pickle by some loader: that reading is parsed in full, and if
     it would run anything it decides `kind` (the data reading is still scanned).
+    With `zip_kinds` False a zip is just ``zip`` (no directory read).
     """
     fh.seek(0)
     head = fh.read(4096)
     content = sniff(head)
+    if content == "zip" and not zip_kinds:
+        return Detection("zip", "zip")  # the zip scanner reads the directory itself
     if content == "zip":
         from weightguard.scan.zipread import ZipError, read_directory
 
