@@ -287,8 +287,12 @@ def classify(
     view = pickle_view(fh, size, limits, budget)
     if is_pickle(view) and (runs_code(view) or content in ("text", "json", "unknown")):
         assert view is not None
-        globals_ = {e.node.qualname for e in view.events if e.kind == "global"}  # type: ignore[attr-defined]
-        kind = "joblib" if any(g.startswith("joblib.") for g in globals_) else "pickle"
+        from weightguard.scan.values import Global
+
+        joblib = any(
+            isinstance(e.node, Global) and e.node.module.startswith("joblib") for e in view.events
+        )
+        kind = "joblib" if joblib else "pickle"
         return Detection(kind, content, view, problem)
     return Detection(content, content, view if runs_code(view) else None, problem)
 
