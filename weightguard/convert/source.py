@@ -144,13 +144,18 @@ def _torch_zip(path: str, fh: BinaryIO, size: int) -> Checkpoint:
         raise _fail(path, f"zip directory: {exc}") from None
     if directory.anomalies:
         raise _fail(path, f"zip archive is ambiguous: {directory.anomalies[0][1]}")
+    # torch finds records through miniz, which compares names case-insensitively
+    # (inline_container.cc getRecordID): read the same members it reads.
     pickles = [
-        m for m in directory.members if m.name.count("/") == 1 and m.name.endswith("/data.pkl")
+        m
+        for m in directory.members
+        if m.name.count("/") == 1 and m.name.lower().endswith("/data.pkl")
     ]
     if len(pickles) != 1:
         raise _fail(path, "a torch zip checkpoint must hold exactly one <archive>/data.pkl")
     prefix = pickles[0].name[: -len("data.pkl")]
-    members = {m.name: m for m in directory.members}
+    members = {m.name.lower(): m for m in directory.members}
+    prefix = prefix.lower()
     pkl = _stored(path, fh, pickles[0], directory.shift, size)
     big_endian = False
     order = members.get(prefix + "byteorder")

@@ -161,3 +161,42 @@ def scan_compressed(
         return kind
     inner = scanner.dispatch(fs, io.BytesIO(data), len(data), label, depth + 1)
     return f"{kind}+{inner}"
+
+
+def scan_zfile(
+    scanner: Scanner, fs: FileScan, fh: BinaryIO, size: int, member: str | None, depth: int
+) -> str:
+    """joblib < 0.10 "ZF" files, which joblib.load still reads (numpy_pickle_compat).
+
+    `read_zfile`: ``ZF``, the data length as 19 characters of hex, an optional space, then
+    zlib data that `ZipNumpyUnpickler` unpickles; its array wrappers load sibling files
+    with `allow_pickle=True`, so they are judged like any other global.
+    """
+    import zlib
+
+    label = join(member, "<joblib-zf>")
+    fh.seek(0)
+    header = fh.read(21)
+    try:
+        length = int(header[2:], 16)
+    except ValueError:
+        fs.incomplete("joblib.zfile", "joblib ZF header has no hex length", member)
+        return "joblib"
+    if fh.read(1) != b" ":
+        fh.seek(21)
+    budget = min(scanner.limits.max_decompressed, (64 << 20) + scanner.limits.max_ratio * size)
+    if length > budget:
+        fs.incomplete("container.budget", "joblib ZF data exceeds the decompression budget", label)
+        return "joblib"
+    inflater = zlib.decompressobj(15)
+    try:
+        data = inflater.decompress(fh.read(), length + 1)
+    except zlib.error as exc:
+        fs.incomplete("joblib.zfile", f"joblib ZF data does not inflate: {exc}", label)
+        return "joblib"
+    if len(data) != length:
+        fs.incomplete("joblib.zfile", "joblib ZF data is not the recorded length", label)
+        return "joblib"
+    fs.members.append(label)
+    scanner.pickles(fs, io.BytesIO(data), 0, len(data), label, depth + 1, persid=None)
+    return "joblib"

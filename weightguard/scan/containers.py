@@ -21,23 +21,28 @@ from collections.abc import Callable
 from typing import BinaryIO
 
 from weightguard.scan.allowlist import Allowlist
-from weightguard.scan.formats import LEGACY_MAGIC, probe_pickle, sniff
+from weightguard.scan.formats import LEGACY_MAGIC, Detection, classify
 from weightguard.scan.judge import Judge, PersidCheck
 from weightguard.scan.model import FileResult, Finding, Limits, Outcome, Severity, worst_outcome
 from weightguard.scan.reader import Reader
 from weightguard.scan.streams import Counting, Region, as_file
 from weightguard.scan.values import BytesRef, Global, Obj, Tuple, Value
-from weightguard.scan.vm import Machine, PickleProgram, parse_pickle
+from weightguard.scan.vm import Machine, OpBudget, PickleProgram, parse_pickle
 
 _COMPRESSED = ("gzip", "bz2", "xz", "lzma", "zlib")
+# Formats `weightguard.scan.datafmt` refines and judges during detection.
+DATAFMT_KINDS = frozenset(
+    {"gguf", "onnx", "unknown", "sentencepiece", "flax-msgpack", "hdf5", "tf-savedmodel"}
+)
 _JOBLIB_WRAPPER = "joblib.numpy_pickle.NumpyArrayWrapper"
 
 
 class FileScan:
     """Findings and facts collected while scanning one top-level file."""
 
-    def __init__(self, path: str, allow: Allowlist, limits: Limits) -> None:
+    def __init__(self, path: str, allow: Allowlist, limits: Limits, size: int = 0) -> None:
         self.path = path
+        self.budget = OpBudget(limits, size)
         self.allow = allow
         self.limits = limits
         self.findings: list[Finding] = []
@@ -97,6 +102,11 @@ def _joblib_hook(m: Machine, target: Value, offset: int) -> None:
         joblib_hook(m, target, offset)
 
 
+def _is_zfile(fh: BinaryIO) -> bool:
+    fh.seek(0)
+    return fh.read(2) == b"ZF"
+
+
 class Scanner:
     """Scans files with one allowlist and one set of limits."""
 
@@ -106,9 +116,9 @@ class Scanner:
 
     def scan_file(self, path: str) -> FileResult:
         """Scan one regular file (never raises for bad content; OSError for I/O)."""
-        fs = FileScan(path, self.allow, self.limits)
         with open(path, "rb") as raw:
             size = os.fstat(raw.fileno()).st_size
+            fs = FileScan(path, self.allow, self.limits, size)
             fh = Counting(raw)
             kind = self.dispatch(fs, as_file(fh), size, None, 0)
             read = fh.count
@@ -130,11 +140,28 @@ class Scanner:
         if depth > self.limits.max_depth:
             fs.incomplete("container.depth", "containers are nested too deeply", member)
             return "nested"
-        fh.seek(0)
-        head = fh.read(4096)
-        kind = sniff(head)
-        if kind in ("text", "json", "unknown") and probe_pickle(fh, size):
-            kind = "pickle"
+        det = classify(fh, size, self.limits, fs.budget, zip_kinds=False)
+        kind = det.content
+        if det.view is not None:
+            fs.budget.left += det.view.opcodes  # parsed again below: charged once
+            if det.content in ("text", "json", "unknown"):
+                kind = det.kind  # plainly a pickle
+            else:
+                # A data file that is, from byte 0, also a pickle that runs something:
+                # the code-running reading decides; both readings are scanned.
+                self._polyglot(fs, det, fh, size, member, depth)
+        kind = {"torch-zip": "zip", "torchscript": "zip", "npz": "zip", "torch-tar": "tar"}.get(
+            kind, kind
+        )
+        if det.problem and kind == "unknown":
+            fs.incomplete(
+                "safetensors.invalid", f"not a valid safetensors file: {det.problem}", member
+            )
+            return "safetensors"
+        if kind == "joblib" and _is_zfile(fh):
+            from weightguard.scan import archives
+
+            return archives.scan_zfile(self, fs, fh, size, member, depth)
         if kind == "zip":
             from weightguard.scan import zipscan
 
@@ -162,9 +189,7 @@ class Scanner:
 
             archives.scan_sevenzip(self, fs, fh, member, depth)
         elif kind == "safetensors":
-            from weightguard.scan import datafiles
-
-            datafiles.scan_safetensors(fs, fh, size, member)
+            pass  # validated completely by `classify` (weightguard.scan.stcheck)
         elif kind in ("lz4", "zstd"):
             fs.incomplete(
                 "format.unsupported",
@@ -172,13 +197,9 @@ class Scanner:
                 member,
                 hint="decompress it and scan the result",
             )
-        elif kind in ("gguf", "onnx", "unknown"):
-            from weightguard.scan.datafmt import classify
-
-            found = classify(fh, size, kind)
-            kind = found.kind
-            if found.problem:
-                rule, outcome, message = found.problem
+        elif kind in DATAFMT_KINDS:  # refined (and judged) by weightguard.scan.datafmt
+            if det.data_problem:
+                rule, outcome, message = det.data_problem
                 fs.add(rule, Outcome(outcome), Severity.HIGH, message, member=member)
             elif kind == "unknown":
                 fs.incomplete(
@@ -186,7 +207,32 @@ class Scanner:
                     "not a format weightguard knows; it cannot be shown free of code",
                     member,
                 )
+        elif kind not in ("text", "json", "empty"):
+            # Every kind the detector can answer has a branch above: a new one must not
+            # fall through as clean.
+            fs.incomplete("format.unknown", f"no scanner for format {kind!r}", member)
         return kind
+
+    def _polyglot(
+        self,
+        fs: FileScan,
+        det: Detection,
+        fh: BinaryIO,
+        size: int,
+        member: str | None,
+        depth: int,
+    ) -> None:
+        shown = det.content
+        fs.add(
+            "format.polyglot",
+            Outcome.UNSAFE,
+            Severity.HIGH,
+            f"the file is a {shown} file and, from byte 0, also a pickle; pickle.load, "
+            "joblib.load or torch.load would unpickle it instead",
+            member=member,
+            offset=0,
+        )
+        self.pickles(fs, fh, 0, size, member, depth, persid=None, trailing=False)
 
     # -- pickle streams ---------------------------------------------------------------
 
@@ -245,7 +291,9 @@ class Scanner:
         nested = self.nested(fs, fh, start, member, depth)
         fs.members.append(member or "<pickle>")
         for _ in range(count):
-            program = parse_pickle(reader, limits=self.limits, build_hook=_joblib_hook)
+            program = parse_pickle(
+                reader, limits=self.limits, build_hook=_joblib_hook, budget=fs.budget
+            )
             self.judge(fs, program, member, start, persid, nested)
             programs.append(program)
             if program.error is not None:
@@ -264,7 +312,9 @@ class Scanner:
             for _ in range(self.limits.max_pickles):
                 if reader.at_end():
                     break
-                program = parse_pickle(reader, limits=self.limits, build_hook=_joblib_hook)
+                program = parse_pickle(
+                    reader, limits=self.limits, build_hook=_joblib_hook, budget=fs.budget
+                )
                 self.judge(fs, program, member, start, None, nested)
                 if program.error is not None:
                     break

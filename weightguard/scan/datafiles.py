@@ -51,43 +51,26 @@ def scan_npy(
         scanner.pickles(fs, fh, start + hlen, size, member, depth, persid=None)
 
 
-def scan_safetensors(fs: FileScan, fh: BinaryIO, size: int, member: str | None) -> None:
-    """Validate a safetensors header (data formats whose loader runs no code)."""
-    import json
-
-    fh.seek(0)
-    (n,) = struct.unpack("<Q", fh.read(8))
-    ok = 8 + n <= size
-    try:
-        header = json.loads(fh.read(n)) if ok else None
-    except (ValueError, UnicodeDecodeError):
-        header = None
-    if not isinstance(header, dict) or not all(
-        k == "__metadata__" or _tensor_entry(v, size - 8 - n) for k, v in header.items()
-    ):
-        fs.incomplete("safetensors.invalid", "the safetensors header is malformed", member)
+# The type strings `np.save` writes for plain dtypes (`dtype.str`: byte order, kind,
+# size, datetime unit). numpy parses far more spellings ('object', 'O8', 'f4,O', '(2,)O',
+# ...), several of which hold objects; anything not on this list is treated as an object
+# dtype, so the bytes after the header are read as the pickle numpy would load.
+_PLAIN_DESCR = r"[<>|=]?([biuf][1248]|f16|c(8|16|32)|[SUV][0-9]+|[Mm]8(\[[0-9]*[a-zA-Z]+\])?)"
 
 
 def _descr_has_object(descr: object) -> bool:
-    # numpy descr: a type string, or a list of (name, descr[, shape]) fields.
+    # numpy/lib/format.py `descr_to_dtype`: a type string (`numpy.dtype(str)`), a tuple
+    # (base descr, shape) for a sub-array, or a list of (name, descr[, shape]) fields;
+    # sub-arrays and fields of objects make an object dtype.
+    import re
+
     if isinstance(descr, str):
-        return descr.lstrip("<>|=")[:1] == "O"
+        return re.fullmatch(_PLAIN_DESCR, descr) is None
+    if isinstance(descr, tuple):
+        return len(descr) != 2 or _descr_has_object(descr[0])
     if isinstance(descr, list):
-        return any(not isinstance(f, tuple) or len(f) < 2 or _descr_has_object(f[1]) for f in descr)
+        return any(
+            not isinstance(f, tuple) or len(f) not in (2, 3) or _descr_has_object(f[1])
+            for f in descr
+        )
     return True  # anything else: assume numpy would unpickle
-
-
-def _tensor_entry(value: object, data_len: int) -> bool:
-    if not isinstance(value, dict):
-        return False
-    offsets = value.get("data_offsets")
-    shape = value.get("shape")
-    return (
-        isinstance(value.get("dtype"), str)
-        and isinstance(shape, list)
-        and all(type(d) is int and d >= 0 for d in shape)
-        and isinstance(offsets, list)
-        and len(offsets) == 2
-        and all(type(o) is int for o in offsets)
-        and 0 <= offsets[0] <= offsets[1] <= data_len
-    )

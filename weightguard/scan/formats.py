@@ -11,8 +11,14 @@ pickles; so a pickle with a zip appended is a pickle here too.
 from __future__ import annotations
 
 import os
-import struct
-from typing import BinaryIO
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, BinaryIO
+
+from weightguard.scan import stcheck
+
+if TYPE_CHECKING:
+    from weightguard.scan.model import Limits
+    from weightguard.scan.vm import OpBudget, PickleProgram
 
 FORMATS = (
     "torch-zip",
@@ -54,7 +60,12 @@ P0_STARTS = frozenset(b"(}])cNIFLSVJKMGUTXP")
 
 
 def sniff(head: bytes) -> str:
-    """Classify by leading bytes only (zip/tar sub-kinds need `detect_format`)."""
+    """Classify by leading bytes only, for forward-only streams.
+
+    A file gets the full, loader-equivalent `classify`; this is only the first step of it
+    (zip/tar sub-kinds, full safetensors validation and the pickle reading of the same
+    bytes need the whole file).
+    """
     if not head:
         return "empty"
     if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
@@ -63,20 +74,36 @@ def sniff(head: bytes) -> str:
         return "numpy"
     if head.startswith(LEGACY_MAGIC):
         return "torch-legacy"
+    if stcheck.looks_like(head):
+        return "safetensors"  # before PROTO: a header length of 128*k + ... reads `80 0k`
     if len(head) >= 2 and head[0] == 0x80 and head[1] <= 5:
         return "joblib" if b"joblib.numpy_pickle" in head[:4096] else "pickle"
-    if len(head) >= 262 and head[257:262] == b"ustar":
+    if head.startswith(b"ZF"):
+        return "joblib"  # joblib < 0.10 zlib file (numpy_pickle_compat.read_zfile)
+    if _is_tar(head):
         return "tar"
     magic = _magic(head)
     if magic:
         return magic
-    if _is_safetensors(head):
-        return "safetensors"
     if head[0] in P0_STARTS and _looks_like_p0(head):
         return "pickle"
     if _is_onnx(head):
         return "onnx"
     return _text_kind(head)
+
+
+def _is_tar(head: bytes) -> bool:
+    # What tarfile.open(mode="r:") needs of the first block: a valid header checksum (GNU,
+    # POSIX or V7 alike; V7 has no "ustar" magic). tarfile's own parser decides.
+    import tarfile
+
+    if len(head) < 512 or not head[:512].strip(b"\x00"):
+        return False
+    try:
+        tarfile.TarInfo.frombuf(head[:512], "utf-8", "surrogateescape")
+    except (tarfile.HeaderError, ValueError):
+        return False
+    return True
 
 
 def _magic(head: bytes) -> str | None:
@@ -99,14 +126,6 @@ def _magic(head: bytes) -> str | None:
     if len(head) >= 2 and head[0] == 0x78 and (head[0] * 256 + head[1]) % 31 == 0:
         return "zlib"  # RFC 1950 header: CM=8, CINFO=7, FCHECK makes it a multiple of 31
     return None
-
-
-def _is_safetensors(head: bytes) -> bool:
-    # safetensors: u64 little-endian header length, then a JSON object.
-    if len(head) < 10:
-        return False
-    (n,) = struct.unpack_from("<Q", head)
-    return 2 <= n < (100 << 20) and head[8:9] == b"{"
 
 
 def _looks_like_p0(head: bytes) -> bool:
@@ -137,11 +156,19 @@ def _text_kind(head: bytes) -> str:
 
 
 def zip_kind(names: list[str]) -> str:
-    """torch-zip, torchscript, npz or zip, from the member names."""
+    """torch-zip, torchscript, npz or zip, from the member names.
+
+    torch finds records with miniz's `mz_zip_reader_locate_file(..., flags=0)`, which
+    compares names case-insensitively (caffe2/serialize/inline_container.cc
+    `getRecordID`), under the archive folder taken from the first entry's name; so
+    `ARCHIVE/Data.PKL` is torch's `data.pkl` and `Constants.pkl` is TorchScript.
+    """
     if not names:
         return "zip"
     prefix = names[0].split("/", 1)[0] + "/" if "/" in names[0] else ""
-    plain = [n[len(prefix) :] if prefix and n.startswith(prefix) else n for n in names]
+    folded = [n.lower() for n in names]
+    lprefix = prefix.lower()
+    plain = [n[len(lprefix) :] if lprefix and n.startswith(lprefix) else n for n in folded]
     if "constants.pkl" in plain or any(n.startswith("code/") for n in plain):
         return "torchscript"  # torch.load dispatches these to torch.jit.load
     if "data.pkl" in plain:
@@ -151,46 +178,138 @@ def zip_kind(names: list[str]) -> str:
     return "zip"
 
 
-def probe_pickle(fh: BinaryIO, size: int) -> bool:
-    """Whether text-looking bytes are really a protocol 0/1 pickle (a bounded parse).
+def pickle_view(
+    fh: BinaryIO, size: int, limits: Limits | None = None, budget: OpBudget | None = None
+) -> PickleProgram | None:
+    """The file read as a pickle from byte 0, as pickle.load (and torch.load's legacy
+    path, joblib.load and numpy.load(allow_pickle=True)) would; None if byte 0 is no opcode.
 
-    True when the first stream parses to STOP, or imports or calls anything, or trips a
-    differential on the way: all things only a pickle does.
+    The whole file is parsed (within the opcode budget), never a fixed window: a long
+    harmless prefix cannot push a payload out of sight.
     """
+    from weightguard.scan.opcodes import NAMES
     from weightguard.scan.reader import Reader
     from weightguard.scan.vm import parse_pickle
 
     fh.seek(0)
-    head = fh.read(1)
-    if not head or head[0] not in P0_STARTS:
+    first = fh.read(1)
+    if not first or first[0] not in NAMES:
+        return None
+    return parse_pickle(Reader(fh, start=0, limit=size), limits=limits, budget=budget)
+
+
+def runs_code(program: PickleProgram | None) -> bool:
+    """Whether unpickling would import or call anything, or could (a differential that
+    lets a CPython reader read on, or a budget that stopped us before the end).
+
+    A persistent id or out-of-band buffer alone only asks the loader for data (torch's
+    `persistent_load` or pickle's buffers), and a late PROTO or memo overwrite alone
+    changes nothing: with no import after them nothing runs, so they do not make a data
+    file a pickle (a safetensors header length of 2640 starts `P\n`).
+    """
+    if program is None:
         return False
-    program = parse_pickle(Reader(fh, start=0, limit=min(size, 1 << 20)))
-    return program.error is None or bool(program.events) or bool(program.anomalies)
+    error = program.error
+    return bool(
+        any(e.kind not in ("persid", "buffer") for e in program.events)
+        or (
+            error is not None
+            and error.rule not in _ALL_READERS_STOP
+            and (error.evasive or error.rule == "pickle.budget")
+        )
+    )
 
 
-def detect_fh(fh: BinaryIO, size: int) -> str:
-    """`detect_format` on an open file of `size` bytes."""
+# Evasive for a scanner, yet both CPython unpicklers raise on them: with nothing imported
+# before, no reader runs anything (`h\x00` is how a header length of 104 starts).
+_ALL_READERS_STOP = frozenset({"pickle.memo_missing", "pickle.global_operand"})
+
+
+def is_pickle(program: PickleProgram | None) -> bool:
+    """A pickle a loader would read: it runs something, or it parses cleanly to STOP."""
+    return program is not None and (program.error is None or runs_code(program))
+
+
+@dataclass(frozen=True, slots=True)
+class Detection:
+    """What the loaders would make of a file.
+
+    Attributes:
+        kind: the format reported (a code-running reading wins over a data reading).
+        content: the format the bytes validate as, regardless of the pickle reading.
+        view: the file parsed as a pickle from byte 0 (None: byte 0 is no opcode, or the
+            format is a pickle format already, or a zip that torch/numpy open as a zip).
+        problem: why a file that looks like a data format does not validate as it.
+        data_problem: (rule, outcome, message) from `weightguard.scan.datafmt` for the
+            repo data formats (GGUF, ONNX, SavedModel, HDF5, ...): why it is not clean.
+    """
+
+    kind: str
+    content: str
+    view: PickleProgram | None = None
+    problem: str | None = None
+    data_problem: tuple[str, str, str] | None = None
+
+
+def classify(
+    fh: BinaryIO,
+    size: int,
+    limits: Limits | None = None,
+    budget: OpBudget | None = None,
+    *,
+    zip_kinds: bool = True,
+) -> Detection:
+    """Loader-equivalent detection of an open file of `size` bytes.
+
+    torch.load tests the zip magic at byte 0, then tries tarfile, then unpickles; numpy
+    tests the zip and .npy magics, then unpickles; joblib tests its compressor prefixes,
+    then unpickles; pickle.load unpickles. So unless the file is a zip, its bytes from
+    byte 0 are also run as a pickle by some loader: that reading is parsed in full, and if
+    it would run anything it decides `kind` (the data reading is still scanned).
+    With `zip_kinds` False a zip is just ``zip`` (no directory read).
+    """
     fh.seek(0)
     head = fh.read(4096)
-    kind = sniff(head)
-    if kind in ("text", "json", "unknown") and probe_pickle(fh, size):
-        return "pickle"
-    if kind == "zip":
+    content = sniff(head)
+    if content == "zip" and not zip_kinds:
+        return Detection("zip", "zip")  # the zip scanner reads the directory itself
+    if content == "zip":
         from weightguard.scan.zipread import ZipError, read_directory
 
         try:
             directory = read_directory(fh, size, max_members=1_000_000)
         except ZipError:
-            return "zip"
-        return zip_kind([m.name for m in directory.members])
-    if kind == "tar":
-        return "torch-tar" if _tar_names(fh) >= TORCH_TAR_MEMBERS else "tar"
-    if kind in ("gguf", "onnx", "unknown"):
-        from weightguard.scan.datafmt import classify
+            return Detection("zip", "zip")
+        kind = zip_kind([m.name for m in directory.members])
+        return Detection(kind, kind)
+    if content in ("pickle", "joblib", "torch-legacy"):
+        return Detection(content, content)
+    problem = None
+    data_problem = None
+    if content == "safetensors":
+        problem = stcheck.validate(fh, size)
+        if problem:
+            content = "unknown"
+    elif content == "tar":
+        content = "torch-tar" if _tar_names(fh) >= TORCH_TAR_MEMBERS else "tar"
+    elif content in ("gguf", "onnx", "unknown"):
+        from weightguard.scan.datafmt import classify as classify_data
 
-        found = classify(fh, size, kind)  # a data format only if it fully validates
-        return "unknown" if found.problem and found.kind in ("gguf", "onnx") else found.kind
-    return kind
+        found = classify_data(fh, size, content)  # a data format only if it fully validates
+        content, data_problem = found.kind, found.problem
+    view = pickle_view(fh, size, limits, budget)
+    if is_pickle(view) and (runs_code(view) or content in ("text", "json", "unknown")):
+        assert view is not None
+        from weightguard.scan.values import Global
+
+        joblib = any(
+            isinstance(e.node, Global) and e.node.module.startswith("joblib") for e in view.events
+        )
+        kind = "joblib" if joblib else "pickle"
+        return Detection(kind, content, view, problem, data_problem)
+    # A repo data format that did not validate is not that format for the gate.
+    kind = "unknown" if data_problem and content in ("gguf", "onnx") else content
+    return Detection(kind, content, view if runs_code(view) else None, problem, data_problem)
 
 
 def _tar_names(fh: BinaryIO) -> set[str]:
@@ -202,6 +321,15 @@ def _tar_names(fh: BinaryIO) -> set[str]:
             return {m.name for m in tar.getmembers()[:64]}
     except (tarfile.TarError, OSError, EOFError):
         return set()
+
+
+def detect_fh(fh: BinaryIO, size: int) -> str:
+    """`detect_format` on an open file of `size` bytes (see `classify`)."""
+    from weightguard.scan.model import Limits
+    from weightguard.scan.vm import OpBudget
+
+    limits = Limits()
+    return classify(fh, size, limits, OpBudget(limits, size)).kind
 
 
 def detect_format(path: str | os.PathLike[str]) -> str:

@@ -72,8 +72,20 @@ def dtype_layout(dtype: Value) -> tuple[int, bool] | None:
         return None
     _order, char, digits, _unit = match.groups()
     state = dtype.state[-1].items if dtype.state and isinstance(dtype.state[-1], Tuple) else ()
+    if dtype.state and not state:
+        return None  # a BUILD state we cannot read
     fields = state[4] if len(state) > 4 else None
+    # numpy's arraydescr_setstate takes elsize for flexible types and the flags as
+    # given: a pickled state can change the item size joblib reads, or set
+    # NPY_ITEM_HASOBJECT (joblib then calls pickle.load). Accept only numpy's own values.
+    flags = state[7] if len(state) > 7 else 0
+    if type(flags) is not int or (flags and char != "O" and not isinstance(fields, Dict)):
+        return None
+    if len(state) > 2 and state[2] is not None:
+        return None  # a sub-array
     if isinstance(fields, Dict):
+        if flags & 0x01:
+            return None  # object flags on a structured dtype: leave it to a refusal
         has_object = False
         for _name, spec in fields.items:
             inner = spec.items[0] if isinstance(spec, Tuple) and spec.items else None
@@ -85,12 +97,16 @@ def dtype_layout(dtype: Value) -> tuple[int, bool] | None:
         return (elsize, has_object) if type(elsize) is int and elsize >= 0 else None
     if char == "O":
         return 8, True
+    natural = None
     if digits:
         size = int(digits)
-        return (size * 4 if char == "U" else size), False
-    if char in _CHAR_SIZE:
-        return _CHAR_SIZE[char], False
-    return None
+        natural = size * 4 if char == "U" else size
+    elif char in _CHAR_SIZE:
+        natural = _CHAR_SIZE[char]
+    elsize = state[5] if len(state) > 5 else -1
+    if natural is None or (elsize != -1 and elsize != natural):
+        return None
+    return natural, False
 
 
 def joblib_hook(m: Machine, target: Value, offset: int) -> None:
@@ -117,7 +133,7 @@ def joblib_hook(m: Machine, target: Value, offset: int) -> None:
     itemsize, has_object = layout
     if has_object:
         # joblib calls pickle.load on the file: a whole nested pickle, same policy.
-        nested = parse_pickle(m.reader, limits=m.limits, build_hook=joblib_hook)
+        nested = parse_pickle(m.reader, limits=m.limits, build_hook=joblib_hook, budget=m.budget)
         m.nested.append(nested)
         if nested.error is not None:
             raise StreamError("joblib.object_array", "the object array pickle is broken", offset)

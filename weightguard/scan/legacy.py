@@ -32,7 +32,7 @@ def scan_torch_legacy(
     fs.members.append(member or "<legacy>")
     roots: list[Value] = []
     for check in (None, None, None, storages.check, None):
-        program = parse_pickle(reader, limits=scanner.limits)
+        program = parse_pickle(reader, limits=scanner.limits, budget=fs.budget)
         scanner.judge(fs, program, member, 0, check, nested)
         if program.error is not None:
             return
@@ -98,7 +98,7 @@ def scan_torch_tar_part(
     nested = scanner.nested(fs, fh, 0, label, depth)
 
     def one() -> Value:
-        program = parse_pickle(reader, limits=scanner.limits)
+        program = parse_pickle(reader, limits=scanner.limits, budget=fs.budget)
         scanner.judge(fs, program, label, 0, None, nested)
         if program.error is not None:
             raise _Stop

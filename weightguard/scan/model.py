@@ -202,6 +202,9 @@ class Limits:
         max_files: files scanned by one call (directory walks included).
         max_members: members of one archive.
         max_pickles: stacked pickles read from one stream where several are allowed.
+        ops_base / ops_per_byte: opcodes one input file may make all its pickles run,
+            `ops_base + ops_per_byte * size` (`weightguard.scan.vm.OpBudget`), so a
+            decompression or opcode bomb costs time linear in the bytes on disk.
     """
 
     max_opcodes: int = 100_000_000
@@ -217,3 +220,5 @@ class Limits:
     max_files: int = 1_000_000
     max_members: int = 100_000
     max_pickles: int = 16
+    ops_base: int = 1_000_000
+    ops_per_byte: int = 8

@@ -41,6 +41,10 @@ def _const(value: Value) -> Callable[[Machine], bool]:
 def _float(m: Machine) -> bool:
     line = m.readline()
     if not re.fullmatch(_FLOAT, line):
+        try:  # a line no CPython reader takes as a float stops every reader alike
+            float(line)
+        except ValueError:
+            raise m.err("pickle.bad_text", "FLOAT is not a number") from None
         raise m.err("pickle.text_quirk", "FLOAT is not a plain float literal", evasive=True)
     m.push(float(line[:-1]))
     return False

@@ -47,6 +47,9 @@ def _proto(m: Machine) -> bool:
 
 def _frame(m: Machine) -> bool:
     (length,) = _u8(m.reader.read(8))
+    left = m.reader.remaining()
+    if left is not None and length > left:
+        raise m.err("pickle.truncated", "FRAME runs past the end of the data")
     if length > m.limits.max_string:
         raise m.err("pickle.budget", "FRAME longer than the string budget")
     m.reader.open_frame(length, m.op_offset)

@@ -115,6 +115,10 @@ class Reader:
                 evasive=True,
             )
 
+    def remaining(self) -> int | None:
+        """Bytes left before the limit (None when reading to an unknown end)."""
+        return None if self._limit is None else self._limit - self.offset
+
     def read(self, n: int) -> bytes:
         """Read exactly `n` bytes or raise `pickle.truncated`."""
         if self.frame_end is not None:

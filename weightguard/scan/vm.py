@@ -70,6 +70,7 @@ class PickleProgram:
         anomalies: differentials the run went past, keeping CPython's semantics (a
             late PROTO, a memo overwrite, values left at STOP); each is reported unsafe.
         nested: pickles the loader reads from the same stream mid-run (joblib object arrays).
+        opcodes: how many opcodes the run executed (charged to the file's `OpBudget`).
     """
 
     root: Value
@@ -80,13 +81,33 @@ class PickleProgram:
     error: StreamError | None = None
     anomalies: tuple[StreamError, ...] = field(default=())
     nested: tuple[PickleProgram, ...] = field(default=())
+    opcodes: int = 0
 
 
 BuildHook = Callable[["Machine", Value, int], None]
 
 
+class OpBudget:
+    """Opcodes left for everything parsed from one input file (shared by all its pickles).
+
+    Per-stream budgets alone let a small compressed member (or many members) expand into
+    a number of opcodes out of all proportion to the file; a budget proportional to the
+    file's size keeps a scan linear in its input: `Limits.ops_base` plus
+    `Limits.ops_per_byte` per byte on disk (an uncompressed pickle needs at most one).
+    """
+
+    __slots__ = ("left",)
+
+    def __init__(self, limits: Limits, size: int) -> None:
+        self.left = limits.ops_base + limits.ops_per_byte * max(size, 0)
+
+
 def parse_pickle(
-    reader: Reader, *, limits: Limits | None = None, build_hook: BuildHook | None = None
+    reader: Reader,
+    *,
+    limits: Limits | None = None,
+    build_hook: BuildHook | None = None,
+    budget: OpBudget | None = None,
 ) -> PickleProgram:
     """Run one pickle stream from the reader's position to its STOP.
 
@@ -95,18 +116,26 @@ def parse_pickle(
         limits: budgets (defaults when None).
         build_hook: called after each BUILD with (machine, target, opcode offset); joblib
             uses it to skip raw array bytes that follow a wrapper in the stream.
+        budget: the opcodes left for the whole input file (charged on return).
 
     Returns:
         The program; `error` is set (and `root` is None) if the stream was rejected.
     """
-    return Machine(reader, limits or Limits(), build_hook).run()
+    return Machine(reader, limits or Limits(), build_hook, budget).run()
 
 
 class Machine:
     """One run of the symbolic unpickler over a `Reader` (use `parse_pickle`)."""
 
-    def __init__(self, reader: Reader, limits: Limits, build_hook: BuildHook | None) -> None:
+    def __init__(
+        self,
+        reader: Reader,
+        limits: Limits,
+        build_hook: BuildHook | None,
+        budget: OpBudget | None = None,
+    ) -> None:
         self.reader = reader
+        self.budget = budget
         self.limits = limits
         self.build_hook = build_hook
         self.stack: list[Value] = []
@@ -141,6 +170,8 @@ class Machine:
         start = reader.offset
         dispatch = _DISPATCH
         max_ops = self.limits.max_opcodes
+        if self.budget is not None:
+            max_ops = min(max_ops, self.budget.left)
         count = 0
         error: StreamError | None = None
         try:
@@ -153,13 +184,19 @@ class Machine:
                     raise self.err("pickle.unknown_opcode", f"unknown opcode byte 0x{code:02x}")
                 count += 1
                 if count > max_ops:
-                    raise self.err("pickle.budget", "too many opcodes")
+                    raise self.err(
+                        "pickle.budget",
+                        "too many opcodes for the size of the file (a decompression or "
+                        "opcode bomb is never scanned to its end)",
+                    )
                 if handler(self):
                     break
         except StreamError as exc:
             error = exc
         except RecursionError:  # pragma: no cover - nothing here recurses deeply
             error = self.err("pickle.budget", "nesting too deep")
+        if self.budget is not None:
+            self.budget.left -= count
         return PickleProgram(
             root=None if error else self.root,
             protocol=self.proto,
@@ -169,6 +206,7 @@ class Machine:
             error=error,
             anomalies=tuple(self.anomalies),
             nested=tuple(self.nested),
+            opcodes=count,
         )
 
     def push(self, value: Value) -> None:
@@ -216,13 +254,24 @@ class Machine:
     def text_int(self, line: bytes, what: str) -> int:
         """A protocol 0 decimal integer; other spellings differ between C and Python."""
         if not re.fullmatch(_DECIMAL, line):
-            raise self.err("pickle.text_quirk", f"{what} is not a plain decimal", evasive=True)
+            # Evasive only where one of CPython's readers would go on (C: strtol base 0,
+            # then PyLong_FromString; Python: int()); text both refuse stops every reader
+            # alike, which is how an ordinary text file that starts with `I`, `p` or `g`
+            # fails to unpickle, so it is no differential.
+            if _cpython_int_ok(line):
+                raise self.err("pickle.text_quirk", f"{what} is not a plain decimal", evasive=True)
+            raise self.err("pickle.bad_text", f"{what} is not a number")
         return int(line[:-1])
 
     def sized(self, n: int) -> int:
         """Check a length prefix against the string budget."""
         if n < 0:
             raise self.err("pickle.negative_length", "negative byte count")
+        left = self.reader.remaining()
+        if left is not None and n > left:
+            # Longer than what is left: every reader stops here (truncation, not a budget),
+            # which is what a bzip2 `BZh` or GGUF prefix read as opcodes comes to.
+            raise self.err("pickle.truncated", f"a {n}-byte constant runs past the end")
         if n > self.limits.max_string:
             raise self.err("pickle.budget", f"a {n}-byte constant exceeds the string budget")
         return n
@@ -274,6 +323,21 @@ class Machine:
         except UnicodeDecodeError:
             raise self.err("pickle.bad_text", "global name is not UTF-8") from None
         return self.find_class(module, name)
+
+
+def _cpython_int_ok(line: bytes) -> bool:
+    """Whether `Modules/_pickle.c` or `Lib/pickle.py` would accept this INT/LONG/PUT line."""
+    text = line.rstrip(b"\n")
+    if text.endswith(b"L"):
+        text = text[:-1]  # LONG's protocol 0 suffix
+    for base in (10, 0):
+        try:
+            int(text, base)
+            return True
+        except ValueError:
+            pass
+    # strtol(s, &end, 0): leading space, sign, digits; the rest must be the newline.
+    return re.fullmatch(rb"\s*[-+]?(0[xX][0-9a-fA-F]+|[0-9]+)", text) is not None
 
 
 # Opcode byte -> handler, from the two handler tables (constants, and structure).

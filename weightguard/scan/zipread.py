@@ -58,8 +58,15 @@ class Directory:
     anomalies: tuple[tuple[str, str], ...]
 
 
-def read_directory(fh: BinaryIO, size: int, *, max_members: int) -> Directory:
+def read_directory(
+    fh: BinaryIO, size: int, *, max_members: int, recorded: bool = False
+) -> Directory:
     """Parse the end-of-central-directory records and the central directory.
+
+    By default offsets are corrected for data prepended to the archive, as Python's
+    zipfile (numpy's npz reader) does. With `recorded`, the directory offset and the local
+    header offsets are used exactly as recorded, as torch's miniz reader does
+    (`mz_zip_reader_read_central_dir`); a file with prepended data has both readings.
 
     Raises:
         ZipError: no usable directory.
@@ -88,7 +95,11 @@ def read_directory(fh: BinaryIO, size: int, *, max_members: int) -> Directory:
     if entries > max_members:
         raise ZipError(f"{entries} members exceed the member budget")
     shift = eocd_at - cd_size - cd_offset
-    if shift < 0 or cd_size > size:
+    if recorded:
+        if cd_offset + cd_size > size:
+            raise ZipError("central directory lies outside the file")
+        shift = 0
+    elif shift < 0 or cd_size > size:
         raise ZipError("central directory lies outside the file")
     if shift:
         anomalies.append(
@@ -128,14 +139,17 @@ def _parse_entries(cd: bytes, entries: int, anomalies: list[tuple[str, str]]) ->
                     "(encryption) are set; torch ignores them, zipfile refuses",
                 )
             )
-        if name in seen:
+        if name.lower() in seen:
+            # miniz (torch) compares names case-insensitively: `data.pkl` and `DATA.PKL`
+            # are one record to it, two to zipfile.
             anomalies.append(
                 (
                     "zip.duplicate",
-                    f"{name}: the name appears twice; readers disagree on which copy is loaded",
+                    f"{name}: the name appears twice (ignoring case, as torch's miniz "
+                    "does); readers disagree on which copy is loaded",
                 )
             )
-        seen.add(name)
+        seen.add(name.lower())
         members.append(Member(name, flags, method, crc, csize, usize, lho))
     return members
 

@@ -54,6 +54,19 @@ def scan_zip(
     kind = zip_kind(names)
     for rule, message in directory.anomalies:
         fs.add(rule, Outcome.UNSAFE, Severity.MEDIUM, message, member=member)
+    if directory.shift:
+        # torch (miniz) reads the offsets as recorded, zipfile corrects them: with data
+        # prepended the two read different directories and records; scan torch's too.
+        try:
+            as_torch = read_directory(
+                fh, size, max_members=scanner.limits.max_members, recorded=True
+            )
+        except ZipError:
+            pass
+        else:
+            tkind = zip_kind([m.name for m in as_torch.members])
+            if tkind in ("torch-zip", "torchscript"):
+                _torch_zip(scanner, fs, fh, as_torch, tkind, join(member, "<as-recorded>"), depth)
     if kind in ("torch-zip", "torchscript"):
         _torch_zip(scanner, fs, fh, directory, kind, member, depth)
     else:
@@ -87,11 +100,13 @@ def _torch_zip(
     records = {m.name: m.size for m in directory.members}
     persid = torchfmt.zip_persid(records, prefix)
     for m in directory.members:
-        rel = m.name[len(prefix) :] if m.name.startswith(prefix) else m.name
+        # miniz matches record names case-insensitively (zipscan mirrors zip_kind)
+        low, lprefix = m.name.lower(), prefix.lower()
+        rel = low[len(lprefix) :] if low.startswith(lprefix) else low
         if m.name.endswith("/") or rel.startswith(("data/", "code/")) or rel in _TORCH_TEXT:
             continue  # raw storages, TorchScript source (reported above), small records
         label = join(member, m.name)
-        if m.name.endswith(".pkl"):
+        if low.endswith(".pkl"):
             _zip_pickle(scanner, fs, fh, directory, m, label, depth, persid)
         else:
             _zip_member(scanner, fs, fh, directory, m, label, depth)
