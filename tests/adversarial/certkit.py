@@ -116,7 +116,6 @@ def resign(tbs: bytes, alg: bytes, issuer_key: ec.EllipticCurvePrivateKey) -> by
     return _encode(0x30, tbs + alg + _encode(0x03, b"\x00" + sig))
 
 
-
 def swap_oid(tbs: bytes, old: str, new: str) -> bytes:
     """Rename one extension OID inside TBS bytes (both OIDs must encode to equal length)."""
     a, b = _oid_der(old), _oid_der(new)

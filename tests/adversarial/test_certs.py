@@ -118,10 +118,14 @@ def _odd_leaf(
     root: tuple[x509.Certificate, object], as_oid: str, value: bytes, keep_san: bool = True
 ) -> tuple[object, bytes]:
     k = ck.new_key()
-    extra: list[x509.ExtensionType] = [x509.UnrecognizedExtension(x509.ObjectIdentifier(PLACEHOLDER), value)]
+    extra: list[x509.ExtensionType] = [
+        x509.UnrecognizedExtension(x509.ObjectIdentifier(PLACEHOLDER), value)
+    ]
     if keep_san:
         extra.insert(0, SAN)
-    cert = ck.issue("odd", k, root, ca=False, usage=ck.key_usage(), eku=ck.CODE_SIGNING, extra=extra)  # type: ignore[arg-type]
+    cert = ck.issue(
+        "odd", k, root, ca=False, usage=ck.key_usage(), eku=ck.CODE_SIGNING, extra=extra
+    )  # type: ignore[arg-type]
     tbs, alg = ck.split(ck.der(cert))
     return k, ck.resign(ck.swap_oid(tbs, PLACEHOLDER, as_oid), alg, root[1])  # type: ignore[arg-type]
 

@@ -4,7 +4,7 @@ Owns: "the signer is an end entity" (RFC 5280 4.2.1.9 and 4.2.1.3: a key that ma
 certificates is a CA key; letting it sign models too would let whoever holds any CA in
 the chain mint signers at will), and reading extensions without tracebacks:
 `cryptography` parses extensions lazily, so a malformed or duplicated extension only
-raises (ValueError, `DuplicateExtension`, which is not a ValueError) when first touched, far from the parse.
+raises (ValueError, or `DuplicateExtension`, which is not one) when first touched.
 """
 
 from __future__ import annotations
