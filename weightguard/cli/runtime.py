@@ -30,7 +30,6 @@ import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any, NoReturn
 
 import click
@@ -43,6 +42,7 @@ from weightguard.errors import (
     WeightguardError,
 )
 from weightguard.report import Report
+from weightguard.untrusted import read_regular
 
 # The kubelet keeps at most 4096 bytes of a termination message (core/v1 Container docs).
 TERMINATION_MESSAGE_LIMIT = 4096
@@ -142,7 +142,7 @@ def write_termination_message(path: str, text: str) -> None:
 def file_sha256(path: str) -> str:
     """``sha256:HEX`` of a policy file's bytes (the value ``--policy-digest`` pins)."""
     try:
-        data = Path(path).read_bytes()
+        data = read_regular(path)
     except FileNotFoundError:
         raise ConfigError("policy file not found", path=path, code="policy.missing") from None
     except IsADirectoryError:

@@ -31,6 +31,7 @@ from weightguard.policy.schema import (
     SignerSpec,
 )
 from weightguard.signing.identity import Matcher
+from weightguard.untrusted import read_regular
 
 DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 RULE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
@@ -373,7 +374,7 @@ class RuleReader:
             return None
         path = resolve(self.base, text)
         try:
-            data = path.read_bytes()
+            data = read_regular(path)
         except OSError as exc:
             self.ctx.add(
                 file_f.line,

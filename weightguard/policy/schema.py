@@ -27,6 +27,7 @@ from weightguard.policy._yaml import YamlProblem, load_yaml
 from weightguard.policy.globs import PathPattern
 from weightguard.signing.identity import IdentityPolicy, Matcher
 from weightguard.signing.trust_root import TrustRoot
+from weightguard.untrusted import read_regular
 
 API_VERSION = "weightguard.dev/v1"
 KIND = "Policy"
@@ -297,7 +298,7 @@ class Policy:
 def read_policy_bytes(path: str | os.PathLike[str]) -> bytes:
     """The policy file's bytes; an unreadable file is a PolicyError."""
     try:
-        return Path(path).read_bytes()
+        return read_regular(path)
     except OSError as exc:
         raise PolicyError(
             [

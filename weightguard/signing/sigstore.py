@@ -17,7 +17,6 @@ import datetime as dt
 import hashlib
 import os
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from weightguard.bundle import Bundle, parse_bundle, strict_json
@@ -34,6 +33,7 @@ from weightguard.errors import (
 from weightguard.signing import SignerInfo
 from weightguard.signing.identity import CertificateFacts, IdentityPolicy
 from weightguard.signing.trust_root import TrustRoot, first_line
+from weightguard.untrusted import read_regular
 
 TOKEN_ENV = "WEIGHTGUARD_IDENTITY_TOKEN"  # noqa: S105 - a variable name
 
@@ -294,7 +294,7 @@ class SigstoreSigner:
         self._ambient = ambient
         try:
             if trust_config:
-                text = Path(trust_config).read_text("utf-8")
+                text = read_regular(trust_config).decode("utf-8", "replace")
                 config = ClientTrustConfig.from_json(text)
             else:
                 config = ClientTrustConfig.staging() if staging else ClientTrustConfig.production()

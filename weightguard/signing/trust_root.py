@@ -19,6 +19,7 @@ from typing import Any
 
 from weightguard.bundle import strict_json
 from weightguard.errors import BundleError, ConfigError
+from weightguard.untrusted import read_regular
 
 TRUSTED_ROOT_MEDIA_TYPE = "application/vnd.dev.sigstore.trustedroot+json;version=0.1"
 TRUST_CONFIG_MEDIA_TYPE = "application/vnd.dev.sigstore.clienttrustconfig.v0.1+json"
@@ -86,7 +87,7 @@ class TrustRoot:
     @classmethod
     def _read(cls, path: Path) -> TrustRoot:
         try:
-            data = path.read_bytes()
+            data = read_regular(path)
         except OSError as exc:
             raise ConfigError(
                 f"cannot read the Sigstore trusted root: {exc.strerror}", path=str(path)
