@@ -50,7 +50,8 @@ SMOKE_PREDICATE = "https://weightguard.dev/smoke/v1"
 # Formats that hold data only: scanning them for code is meaningless, so a rule's scan
 # requirement covers every other format unless the rule lists formats itself.
 DATA_ONLY_FORMATS = frozenset({"safetensors", "gguf", "onnx", "json", "text", "empty"})
-_VERSION = re.compile(r"^[0-9]+(\.[0-9]+)*$")
+# ASCII digits only, bounded: `int()` takes other Unicode digits and raises past 4300 digits.
+_VERSION = re.compile(r"[0-9]{1,18}(?:\.[0-9]{1,18}){0,31}")
 
 
 def mode_strength(mode: str) -> int:
@@ -60,7 +61,7 @@ def mode_strength(mode: str) -> int:
 
 def parse_version(text: str) -> tuple[int, ...] | None:
     """Dotted numeric versions only (``2``, ``2.3``, ``2.3.10``); None otherwise."""
-    if not _VERSION.match(text):
+    if not _VERSION.fullmatch(text):
         return None
     return tuple(int(p) for p in text.split("."))
 
