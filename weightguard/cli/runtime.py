@@ -412,7 +412,10 @@ def runtime_contract(
             pin = kwargs.pop("policy_digest", None)
             click.get_current_context().meta[_META_KEY] = runtime
             policy = kwargs.get(policy_param)
+            refused = _refused_output(runtime, kwargs, model_param)
             with runtime.library_output_as_events(), runtime.guard():
+                if refused is not None:
+                    raise refused
                 runtime.event(
                     "start",
                     model=str(kwargs.get(model_param)),
@@ -428,6 +431,26 @@ def runtime_contract(
         return wrapper
 
     return decorate
+
+
+def _refused_output(
+    runtime: Runtime, kwargs: dict[str, Any], model_param: str
+) -> UsageError | None:
+    # --report/--termination-log inside the model would change what was verified; a
+    # refused termination log is not written even to report the refusal.
+    from weightguard.cli._outputs import refused_output
+
+    found = refused_output(
+        kwargs.get(model_param),
+        [("--report", kwargs.get("report_file")), ("--termination-log", runtime.termination_log)],
+        [*kwargs.get("signatures", ()), *kwargs.get("attestations", ())],
+    )
+    if found is None:
+        return None
+    flag, error = found
+    if flag == "--termination-log":
+        runtime.termination_log = None
+    return error
 
 
 def current_runtime() -> Runtime | None:
