@@ -161,3 +161,22 @@ def test_oversized_model_sig(kit: Kit, tmp_path: Path) -> None:
     rc, out, err = run("verify", model, "--key", kit.keys / "team-a.pub.pem")
     assert rc == 3, (out, err)
     assert "larger than the 64 MiB limit" in out
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # in_toto_run, test side only
+def test_fifo_as_in_toto_link(kit: Kit, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """in-toto opens link files with a blocking open(): a FIFO link hung the gate."""
+    pytest.importorskip("in_toto")
+    from tests.unit.policy import test_layout as layouts
+
+    model = tmp_path / "model"
+    layouts.run_chain(kit, tmp_path / "work", model, monkeypatch)
+    for link in (model / "model.sig.d" / "in-toto").glob("convert.*"):
+        link.unlink()
+        fifo(link)
+    kit.sign(model, "team-a")
+    layout = layouts.write_layout(kit, tmp_path / "root.layout")
+    policy = layouts.layout_policy(kit, tmp_path / "p", layout)
+    rc, out, err = run("verify", model, "--policy", policy)
+    assert rc == 3, (out, err)
+    assert "layout.links_unreadable" in out
