@@ -510,3 +510,11 @@ def test_fuzz_keyless_certificate(pki: dict[str, Any], keyless: Any, data: st.Da
     der = ck.resign(mutate_bytes(data, tbs), alg, pki["root"][1])
     doc["verificationMaterial"]["certificate"]["rawBytes"] = base64.b64encode(der).decode()
     only_reasons(lambda: keyless.verify_bundle(parse_bundle(dump(doc))))
+
+
+def test_field_paths_take_ascii_indexes_only() -> None:
+    """`where:` paths index lists by digits: "²".isdigit() is true but int("²") raised."""
+    from weightguard.policy.schema import FieldConstraint
+
+    assert FieldConstraint("a.²", None, 1).check({"a": [1, 2]}) == (False, "absent")
+    assert FieldConstraint("a.1", None, 2).check({"a": [1, 2]}) == (True, "2")

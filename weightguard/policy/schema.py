@@ -134,7 +134,13 @@ class FieldConstraint:
         for part in self.path.split("."):
             if isinstance(value, Mapping) and part in value:
                 value = value[part]
-            elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
+            # ASCII only: "²".isdigit() is true, but int("²") raises.
+            elif (
+                isinstance(value, list)
+                and part.isascii()
+                and part.isdigit()
+                and int(part) < len(value)
+            ):
                 value = value[int(part)]
             else:
                 return False, "absent"
