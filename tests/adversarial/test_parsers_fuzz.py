@@ -518,3 +518,34 @@ def test_field_paths_take_ascii_indexes_only() -> None:
 
     assert FieldConstraint("a.²", None, 1).check({"a": [1, 2]}) == (False, "absent")
     assert FieldConstraint("a.1", None, 2).check({"a": [1, 2]}) == (True, "2")
+
+
+@SLOW_FUZZ
+@given(data=st.data())
+def test_fuzz_sigstore_trusted_root(data: st.DataObject, tmp_path_factory: Any) -> None:
+    """A policy's `trustedRoot:` file (or --sigstore-trusted-root): config, exit 2 at most."""
+    pytest.importorskip("sigstore")
+    from weightguard.signing.trust_root import TrustRoot
+
+    base = json.loads(TrustRoot.embedded("production").path.read_bytes())
+    path = tmp_path_factory.mktemp("root") / "trusted_root.json"
+    path.write_bytes(dump(mutate_json(data, base)))
+
+    def load() -> None:
+        root = TrustRoot.from_file(path)
+        root.describe()
+        root.sigstore_trusted_root()
+
+    only_reasons(load)
+
+
+def test_trusted_root_with_odd_shapes(tmp_path: Path) -> None:
+    """`publicKey` as a string made describe() raise AttributeError (exit 4)."""
+    pytest.importorskip("sigstore")
+    from weightguard.signing.trust_root import TrustRoot
+
+    base = json.loads(TrustRoot.embedded("production").path.read_bytes())
+    base["tlogs"][0]["publicKey"] = "not an object"
+    path = tmp_path / "trusted_root.json"
+    path.write_bytes(json.dumps(base).encode())
+    only_reasons(lambda: TrustRoot.from_file(path).describe())
