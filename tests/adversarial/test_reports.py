@@ -154,6 +154,16 @@ def test_report_over_a_given_signature_or_attestation(kit: Kit, tmp_path: Path) 
     assert sig.read_bytes() == before
 
 
+def test_report_over_the_policy(kit: Kit, tmp_path: Path) -> None:
+    model = default_model(tmp_path / "m")
+    kit.sign(model, "team-a")
+    policy = kit.policy(tmp_path / "p", SPEC)
+    before = policy.read_bytes()
+    proc = run("verify", model, "--policy", policy, "--report", policy)
+    assert proc.returncode == 2
+    assert policy.read_bytes() == before
+
+
 def test_report_beside_the_model_is_fine(kit: Kit, tmp_path: Path) -> None:
     model = default_model(tmp_path / "m")
     kit.sign(model, "team-a")

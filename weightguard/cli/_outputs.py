@@ -4,7 +4,8 @@ Owns: refusing `--report` / `--termination-log` paths that land inside the model
 directory, on a single-file model or its sidecars (`F.sig`, `F.sig.d/`), or on a bundle
 the command reads (`--signature`, `--attestation`). A report written there would change
 the artifact the gate just judged (a new unsigned file, or `model.sig` overwritten by
-JSON: the next verification fails, or a pipeline ships the changed folder). Paths are
+JSON: the next verification fails, or a pipeline ships the changed folder); one over the
+policy file would change what the next run trusts. Paths are
 compared after resolving symlinks and `..`, so a link into the model is caught too.
 """
 

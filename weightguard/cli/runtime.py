@@ -443,7 +443,11 @@ def _refused_output(
     found = refused_output(
         kwargs.get(model_param),
         [("--report", kwargs.get("report_file")), ("--termination-log", runtime.termination_log)],
-        [*kwargs.get("signatures", ()), *kwargs.get("attestations", ())],
+        [
+            *kwargs.get("signatures", ()),
+            *kwargs.get("attestations", ()),
+            *([kwargs["policy"]] if kwargs.get("policy") else []),
+        ],
     )
     if found is None:
         return None
