@@ -41,6 +41,7 @@ from weightguard.errors import (
 from weightguard.manifest import Manifest, build_manifest, enumerate_model
 from weightguard.report import Reason, Verdict, reason_from_error, verdict_for_error
 from weightguard.signing import Signer, SignerInfo, Verifier
+from weightguard.untrusted import MAX_BUNDLE_BYTES, read_regular
 
 SIGNATURE_NAME = "model.sig"
 
@@ -200,7 +201,7 @@ class VerifyResult:
 def read_signature(path: Path) -> bytes:
     """Read a bundle file; a missing one is a rejection (the model is unsigned)."""
     try:
-        return path.read_bytes()
+        return read_regular(path, limit=MAX_BUNDLE_BYTES)
     except FileNotFoundError:
         raise RejectedError(
             "no signature found (the model is unsigned)", path=str(path), code="signature.missing"

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from weightguard.bundle import (
@@ -23,6 +22,7 @@ from weightguard.bundle import (
 )
 from weightguard.errors import BundleError, ModelReadError
 from weightguard.signing import Signer, SignerInfo, Verifier
+from weightguard.untrusted import MAX_BUNDLE_BYTES, read_regular
 
 
 def make_statement(
@@ -78,7 +78,7 @@ def verify_attestation(path: str | os.PathLike[str], verifier: Verifier) -> Veri
         ModelReadError: unreadable file. BundleError, SignatureError: see above.
     """
     try:
-        data = Path(path).read_bytes()
+        data = read_regular(path, limit=MAX_BUNDLE_BYTES)
     except OSError as exc:
         raise ModelReadError(f"cannot read attestation: {exc.strerror}", path=str(path)) from exc
     try:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -36,6 +37,8 @@ PAYLOAD_TYPE = "application/vnd.in-toto+json"
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
 OMS_PREDICATE = "https://model_signing/signature/v1.0"
 OMS_LEGACY_PREDICATE = "https://model_signing/Digests/v0.1"  # model-signing 0.2 (2.9)
+_HEX = re.compile(r"[0-9a-f]+")
+_SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 _TOP_LEVEL_KEYS = frozenset({"mediaType", "verificationMaterial", "dsseEnvelope"})
 # Sigstore bundle v0.3 VerificationMaterial: one `content` (key hint, chain or leaf) plus
 # optional log entries and timestamps. Nothing else may appear (protobuf-specs bundle.proto).
@@ -108,6 +111,9 @@ class Bundle:
         ]
 
 
+_MAX_INT_DIGITS = 40
+
+
 def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     # Two parsers could keep different duplicates (first vs last): refuse the ambiguity.
     out: dict[str, Any] = {}
@@ -128,8 +134,19 @@ def strict_json(data: bytes, what: str) -> Any:
     def _no_constants(name: str) -> Any:
         raise BundleError(f"{what} contains {name}", code="bundle.malformed")
 
+    def _small_int(digits: str) -> int:
+        # Python's int() raises ValueError past 4300 digits; no field we read needs 20.
+        if len(digits.lstrip("-")) > _MAX_INT_DIGITS:
+            raise BundleError(f"{what} holds an over-long integer", code="bundle.malformed")
+        return int(digits)
+
     try:
-        return json.loads(text, object_pairs_hook=_reject_duplicates, parse_constant=_no_constants)
+        return json.loads(
+            text,
+            object_pairs_hook=_reject_duplicates,
+            parse_constant=_no_constants,
+            parse_int=_small_int,
+        )
     except json.JSONDecodeError as exc:
         raise BundleError(
             f"{what} is not valid JSON: {exc.msg} at line {exc.lineno}", code="bundle.malformed"
@@ -163,7 +180,7 @@ def parse_bundle(data: bytes) -> Bundle:
             f"unknown bundle fields: {', '.join(sorted(unknown))}", code="bundle.unknown_field"
         )
     media = doc.get("mediaType")
-    if media not in ACCEPTED_MEDIA_TYPES:
+    if not isinstance(media, str) or media not in ACCEPTED_MEDIA_TYPES:  # a list: unhashable
         raise BundleError(
             f"unsupported bundle media type {media!r}; expected {BUNDLE_MEDIA_TYPE}",
             code="bundle.media_type",
@@ -388,7 +405,7 @@ def _serialization(raw: object) -> Serialization:
         # 1.1.1 writes an integral float (2.6); accept it, refuse anything else.
         if isinstance(size, float) and size.is_integer():
             size = int(size)
-        if not isinstance(size, int) or isinstance(size, bool) or size <= 0:
+        if not isinstance(size, int) or isinstance(size, bool) or not 0 < size < 2**63:
             raise BundleError(
                 "shard_size must be a positive integer", code="statement.serialization"
             )
@@ -435,13 +452,10 @@ def _resource(raw: object, ser: Serialization) -> Resource:
             )
     if path != ".":
         validate_relative_name(path)
-    try:
-        raw_digest = bytes.fromhex(digest)
-    except ValueError:
-        raise BundleError(
-            "resource digest is not hex", path=name, code="statement.malformed"
-        ) from None
-    if len(raw_digest) != expected_digest_size(alg) or digest != digest.lower():
+    # Plain lower-case hex only: bytes.fromhex() also skips whitespace ("ab cd").
+    if not _HEX.fullmatch(digest.lower()):
+        raise BundleError("resource digest is not hex", path=name, code="statement.malformed")
+    if len(digest) != 2 * expected_digest_size(alg) or digest != digest.lower():
         raise BundleError(
             "resource digest has the wrong length or case", path=name, code="statement.malformed"
         )
@@ -455,6 +469,10 @@ def _legacy_manifest(stmt: Statement) -> Manifest:
         value = digest.get("sha256")
         if not value:
             raise BundleError("legacy subject lacks a sha256 digest", code="statement.malformed")
+        if not _SHA256_HEX.fullmatch(value.lower()):
+            raise BundleError(
+                "legacy subject digest is not 64 hex digits", path=name, code="statement.malformed"
+            )
         validate_relative_name(name)
         resources.append(Resource(name, "sha256", value.lower()))
     if not resources:

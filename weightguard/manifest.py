@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import stat
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -84,11 +85,17 @@ def root_digest(resources: Iterable[Resource]) -> str:
     return outer.hexdigest()
 
 
+_OFFSET = re.compile(r"0|[1-9][0-9]{0,18}")
+
+
 def parse_shard_name(name: str) -> tuple[str, int, int]:
     """Split ``path:start:end`` from the right, so paths may contain ``:``."""
     path, sep1, rest = name.rpartition(":")
     path, sep2, start_s = path.rpartition(":")
-    if not (sep1 and sep2 and path and start_s.isdigit() and rest.isdigit()):
+    # Canonical ASCII offsets only: `isdigit()` and `int()` also take other Unicode digits
+    # ("١٠") and leading zeros, so two names could denote one shard, and a 5000-digit
+    # offset makes `int()` raise ValueError.
+    if not (sep1 and sep2 and path and _OFFSET.fullmatch(start_s) and _OFFSET.fullmatch(rest)):
         raise RejectedError(f"malformed shard name {name!r}", code="manifest.bad_name")
     start, end = int(start_s), int(rest)
     if end < start:

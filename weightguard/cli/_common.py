@@ -6,6 +6,7 @@ their exit code, and any other exception into exit 4 (never success).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import sys
@@ -32,9 +33,11 @@ FORMAT_OPTION = click.option(
 
 def fail(err: WeightguardError) -> NoReturn:
     """Print one line naming the file and the reason, then exit with the error's code."""
-    click.echo(f"weightguard: error: {err.one_line()}", err=True)
+    from weightguard.cli._textsafe import escape
+
+    click.echo(f"weightguard: error: {escape(err.one_line())}", err=True)
     if err.hint:
-        click.echo(f"weightguard: hint: {err.hint}", err=True)
+        click.echo(f"weightguard: hint: {escape(err.hint)}", err=True)
     sys.exit(int(err.exit_code))
 
 
@@ -93,11 +96,36 @@ def emit(
 
         write_atomic(report_file, report_json(report).encode())
     if output_format == "json":
-        sys.stdout.write(report_json(report))
+        write_stdout(report_json(report))
+    elif output_format == "text":
+        from weightguard.cli._textsafe import escaped_report
+
+        write_stdout(text(escaped_report(report)))  # file names cannot forge lines
     else:
-        sys.stdout.write(text(report))
-    sys.stdout.flush()
+        write_stdout(text(report))
     sys.exit(int(report.exit_code))
+
+
+def write_stdout(data: str) -> None:
+    """Write and flush stdout; a closed or broken stdout never changes the exit code.
+
+    The verdict is the exit code (an init container reads nothing else), so a reader
+    that went away (`| head`, `>&-`) gets a warning on stderr, not exit 3 or 4.
+    """
+    try:
+        if sys.stdout is None:  # fd 1 was closed when Python started
+            raise OSError("stdout is closed")
+        sys.stdout.write(data)
+        sys.stdout.flush()
+    except (OSError, ValueError) as exc:
+        # Python's own advice (signal docs, "Note on SIGPIPE"): point fd 1 at devnull so
+        # the interpreter's final flush cannot fail again and turn the exit into 120.
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
+        with contextlib.suppress(OSError, ValueError):
+            click.echo(f"weightguard: warning: cannot write to stdout: {exc}", err=True)
 
 
 def verdict_word(verdict: Verdict) -> str:

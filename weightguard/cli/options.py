@@ -7,11 +7,11 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import click
 
 from weightguard.errors import KeyLoadError
+from weightguard.untrusted import read_regular
 
 PASSWORD_ENV = "WEIGHTGUARD_KEY_PASSWORD"  # noqa: S105 - a variable name
 
@@ -22,7 +22,7 @@ def key_password(path: str) -> bytes | None:
     Never a command-line argument (it would leak through `ps` and shell history).
     """
     try:
-        head = Path(path).read_bytes()
+        head = read_regular(path)
     except OSError as exc:
         raise KeyLoadError(f"cannot read private key: {exc.strerror}", path=path) from exc
     if b"ENCRYPTED" not in head:

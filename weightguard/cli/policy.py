@@ -142,8 +142,10 @@ def explain(policy_path: Path, model_path: Path, output_format: str) -> None:
         sys.stdout.write(json.dumps(doc, indent=2) + "\n")
         sys.exit(0)
     click.echo(f"policy {pol.name!r} {pol.digest} (mode {pol.mode}) on {model_path}")
+    from weightguard.cli._textsafe import escape
+
     for f in files:
-        click.echo(f"{f.path}  [{f.format or 'unreadable'}]")
+        click.echo(f"{escape(f.path)}  [{f.format or 'unreadable'}]")
         if f.unmatched is not None:
             fate = {"deny": "fails", "warn": "warns", "allow": "allowed"}[f.unmatched]
             click.echo(f"  no rule matches: {fate} (unmatchedFiles: {f.unmatched})")

@@ -30,7 +30,6 @@ import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any, NoReturn
 
 import click
@@ -43,6 +42,7 @@ from weightguard.errors import (
     WeightguardError,
 )
 from weightguard.report import Report
+from weightguard.untrusted import read_regular
 
 # The kubelet keeps at most 4096 bytes of a termination message (core/v1 Container docs).
 TERMINATION_MESSAGE_LIMIT = 4096
@@ -142,7 +142,7 @@ def write_termination_message(path: str, text: str) -> None:
 def file_sha256(path: str) -> str:
     """``sha256:HEX`` of a policy file's bytes (the value ``--policy-digest`` pins)."""
     try:
-        data = Path(path).read_bytes()
+        data = read_regular(path)
     except FileNotFoundError:
         raise ConfigError("policy file not found", path=path, code="policy.missing") from None
     except IsADirectoryError:
@@ -412,7 +412,10 @@ def runtime_contract(
             pin = kwargs.pop("policy_digest", None)
             click.get_current_context().meta[_META_KEY] = runtime
             policy = kwargs.get(policy_param)
+            refused = _refused_output(runtime, kwargs, model_param)
             with runtime.library_output_as_events(), runtime.guard():
+                if refused is not None:
+                    raise refused
                 runtime.event(
                     "start",
                     model=str(kwargs.get(model_param)),
@@ -428,6 +431,30 @@ def runtime_contract(
         return wrapper
 
     return decorate
+
+
+def _refused_output(
+    runtime: Runtime, kwargs: dict[str, Any], model_param: str
+) -> UsageError | None:
+    # --report/--termination-log inside the model would change what was verified; a
+    # refused termination log is not written even to report the refusal.
+    from weightguard.cli._outputs import refused_output
+
+    found = refused_output(
+        kwargs.get(model_param),
+        [("--report", kwargs.get("report_file")), ("--termination-log", runtime.termination_log)],
+        [
+            *kwargs.get("signatures", ()),
+            *kwargs.get("attestations", ()),
+            *([kwargs["policy"]] if kwargs.get("policy") else []),
+        ],
+    )
+    if found is None:
+        return None
+    flag, error = found
+    if flag == "--termination-log":
+        runtime.termination_log = None
+    return error
 
 
 def current_runtime() -> Runtime | None:

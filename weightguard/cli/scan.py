@@ -128,6 +128,8 @@ def scan(
     chosen = (() if no_default_profiles else DEFAULT_PROFILES) + profiles
     result = run_scan(list(paths), profiles=chosen, allow=allow, exclude=exclude)
     report = build_report(result)
+    from weightguard.cli._textsafe import escaped_report
+
     if output_format == "json":
         body = report_json(report)
     elif output_format == "sarif":
@@ -137,12 +139,12 @@ def scan(
 
         body = json.dumps(to_sarif(result, version=__version__), indent=2) + "\n"
     else:
-        body = render_text(report)
+        body = render_text(escaped_report(report))  # file names cannot forge lines
     if output:
         from weightguard.fileio import write_atomic
 
         write_atomic(output, body.encode())
-        sys.stdout.write(render_text(report).splitlines()[0] + "\n")
+        sys.stdout.write(render_text(escaped_report(report)).splitlines()[0] + "\n")
     else:
         sys.stdout.write(body)
     sys.stdout.flush()

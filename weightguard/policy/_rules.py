@@ -31,6 +31,7 @@ from weightguard.policy.schema import (
     SignerSpec,
 )
 from weightguard.signing.identity import Matcher
+from weightguard.untrusted import read_regular
 
 # Identifiers are checked with fullmatch: `re.match` with `$` lets a trailing newline through.
 DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
@@ -374,7 +375,7 @@ class RuleReader:
             return None
         path = resolve(self.base, text)
         try:
-            data = path.read_bytes()
+            data = read_regular(path)
         except OSError as exc:
             self.ctx.add(
                 file_f.line,

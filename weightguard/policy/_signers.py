@@ -17,6 +17,7 @@ from weightguard.policy._read import Ctx, Field, get, items, mapping, string, to
 from weightguard.policy._yaml import LocatedDict
 from weightguard.policy.schema import KeySigner, SignerSpec, SigstoreSigner, X509Signer
 from weightguard.signing.identity import IdentityPolicy
+from weightguard.untrusted import read_regular
 
 SIGNER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")  # fullmatch only
 KEY_ID = re.compile(r"sha256:[0-9a-f]{64}")  # fullmatch only
@@ -35,7 +36,7 @@ def _read_file(ctx: Ctx, f: Field, base: Path, what: str) -> tuple[Path, bytes] 
         return None
     path = resolve(base, text)
     try:
-        return path, path.read_bytes()
+        return path, read_regular(path)
     except OSError as exc:
         ctx.add(
             f.line,

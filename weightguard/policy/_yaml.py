@@ -16,10 +16,31 @@ import yaml
 
 MAX_POLICY_BYTES = 1024 * 1024
 _MAX_NODES = 200_000  # budget on built values: aliases cannot blow up memory
+_MAX_INT_BITS = 128
+_MAX_DEPTH = 64  # nesting: no policy needs more; deeper input would hit RecursionError
 
 
 class PolicyLoader(yaml.SafeLoader):
-    """SafeLoader without the implicit timestamp type (dates stay strings)."""
+    """SafeLoader without the implicit timestamp type (dates stay strings), and with a
+    nesting limit enforced while scanning: PyYAML's scanner does work proportional to
+    the flow depth for every token (quadratic: 2000 nested `[` take seconds, a 1 MiB
+    file minutes) and its composer recurses once per level (RecursionError)."""
+
+    def _too_deep(self) -> yaml.scanner.ScannerError:
+        return yaml.scanner.ScannerError(
+            None, None, f"the document nests deeper than {_MAX_DEPTH} levels", self.get_mark()
+        )
+
+    def fetch_flow_collection_start(self, TokenClass: Any) -> None:
+        if self.flow_level >= _MAX_DEPTH:
+            raise self._too_deep()
+        super().fetch_flow_collection_start(TokenClass)
+
+    def add_indent(self, column: int) -> bool:
+        added = bool(super().add_indent(column))
+        if len(self.indents) > _MAX_DEPTH:
+            raise self._too_deep()
+        return added
 
 
 PolicyLoader.yaml_implicit_resolvers = {
@@ -60,30 +81,39 @@ class _Builder:
         self._loader = loader
         self._budget = _MAX_NODES
 
-    def build(self, node: yaml.Node) -> Any:
+    def build(self, node: yaml.Node, depth: int = 0) -> Any:
         self._budget -= 1
         if self._budget < 0:
             raise YamlProblem("document is too large (aliases expand too far)", _line(node))
+        if depth > _MAX_DEPTH:
+            raise YamlProblem(f"document nests deeper than {_MAX_DEPTH} levels", _line(node))
         if isinstance(node, yaml.MappingNode):
-            return self._mapping(node)
+            return self._mapping(node, depth)
         if isinstance(node, yaml.SequenceNode):
-            out = LocatedList(self.build(item) for item in node.value)
+            out = LocatedList(self.build(item, depth + 1) for item in node.value)
             out.line = _line(node)
             out.item_lines = [_line(item) for item in node.value]
             return out
         try:
-            return self._loader.construct_object(node, deep=True)
+            value = self._loader.construct_object(node, deep=True)
         except yaml.YAMLError as exc:
             raise YamlProblem(f"cannot read value: {_problem_text(exc)}", _line(node)) from None
+        except ValueError as exc:  # int(): over 4300 digits; float/base-60 oddities
+            detail = str(exc).split(";")[0]
+            raise YamlProblem(f"cannot read value: {detail}", _line(node)) from None
+        if isinstance(value, int) and value.bit_length() > _MAX_INT_BITS:
+            # 0x + 5000 digits is a legal YAML int; printing it in a message would raise.
+            raise YamlProblem("integer value is too large", _line(node))
+        return value
 
-    def _mapping(self, node: yaml.MappingNode) -> LocatedDict:
+    def _mapping(self, node: yaml.MappingNode, depth: int) -> LocatedDict:
         out = LocatedDict()
         out.line = _line(node)
         out.key_lines = {}
         for key_node, value_node in node.value:
             if key_node.tag == "tag:yaml.org,2002:merge":
                 raise YamlProblem("YAML merge keys (<<) are not supported", _line(key_node))
-            key = self.build(key_node)
+            key = self.build(key_node, depth + 1)
             if not isinstance(key, str):
                 raise YamlProblem(
                     f"mapping keys must be strings, got {type(key).__name__} {key!r}",
@@ -95,7 +125,7 @@ class _Builder:
                     _line(key_node),
                 )
             out.key_lines[key] = _line(key_node)
-            out[key] = self.build(value_node)
+            out[key] = self.build(value_node, depth + 1)
         return out
 
 
@@ -114,12 +144,17 @@ def load_yaml(text: str) -> Any:
     """
     if len(text.encode("utf-8", "surrogatepass")) > MAX_POLICY_BYTES:
         raise YamlProblem(f"policy file is larger than {MAX_POLICY_BYTES} bytes")
-    loader = PolicyLoader(text)
+    try:
+        loader = PolicyLoader(text)  # the reader refuses control characters here already
+    except yaml.YAMLError as exc:
+        raise YamlProblem(f"YAML error: {_problem_text(exc)}") from None
     try:
         node = loader.get_single_node()
         if node is None:
             raise YamlProblem("the policy file is empty", 1)
         return _Builder(loader).build(node)
+    except RecursionError:  # PyYAML composes nested collections recursively
+        raise YamlProblem("the document nests too deeply") from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = int(mark.line) + 1 if mark is not None else 0

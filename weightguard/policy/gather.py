@@ -45,6 +45,7 @@ from weightguard.policy.schema import KeySigner, Policy, ScanRequirement, weaken
 from weightguard.policy.sidecars import git_paths_are_model
 from weightguard.policy.trust import TrustSet, Verification
 from weightguard.report import Reason, reason_from_error
+from weightguard.untrusted import MAX_BUNDLE_BYTES, read_regular
 
 _BUNDLE_SUFFIXES = (".sig", ".json", ".bundle")
 _DIFFERENCES = ("file.digest_mismatch", "file.size_mismatch", "file.missing")
@@ -148,7 +149,7 @@ class Gather:
         self, path: Path, origin: str
     ) -> tuple[BundleFacts | StatementFacts, Bundle | None, Statement | None]:
         try:
-            data = path.read_bytes()
+            data = read_regular(path, limit=MAX_BUNDLE_BYTES)
             bundle = parse_bundle(data)
             stmt = parse_statement(bundle.envelope.payload)
         except OSError as exc:

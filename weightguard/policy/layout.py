@@ -97,6 +97,9 @@ def verify_layout(
         verifylib.verify_layout_expiration(layout)
         if not links_dir.is_dir():
             return LayoutOutcome(False, "layout.links_missing", f"no link folder at {links_dir}")
+        unreadable = _unreadable_links(links_dir)
+        if unreadable is not None:
+            return LayoutOutcome(False, "layout.links_unreadable", unreadable, True)
         steps = verifylib.load_links_for_layout(layout, str(links_dir))
         steps = verifylib.verify_link_signature_thresholds(layout, steps)
         chain: dict[str, dict[str, Any]] = {}
@@ -118,6 +121,31 @@ def verify_layout(
     except Exception as exc:  # every in-toto failure is a failed check, never a pass
         return _failure(exc)
     return _compare_products(summary.products, model_files)
+
+
+def _unreadable_links(links_dir: Path) -> str | None:
+    """Why a link file in-toto would open cannot be read safely, else None.
+
+    in-toto opens `STEP.KEYID.link` with a plain blocking `open()`: a FIFO there (the
+    folder lives in the attacker-writable model volume) would hang the gate, a device
+    or a huge file would exhaust it. Anything but a capped regular file stops the check.
+    """
+    import stat
+
+    from weightguard.untrusted import MAX_BUNDLE_BYTES
+
+    for entry in sorted(links_dir.iterdir()):
+        if not entry.name.endswith(".link"):
+            continue
+        try:
+            st = entry.stat()
+        except OSError as exc:
+            return f"cannot read link {entry.name}: {exc.strerror}"
+        if not stat.S_ISREG(st.st_mode):
+            return f"link {entry.name} is not a regular file"
+        if st.st_size > MAX_BUNDLE_BYTES:
+            return f"link {entry.name} is larger than {MAX_BUNDLE_BYTES} bytes"
+    return None
 
 
 def _compare_products(products: Mapping[str, Any], model_files: Mapping[str, str]) -> LayoutOutcome:

@@ -27,6 +27,7 @@ from weightguard.policy._yaml import YamlProblem, load_yaml
 from weightguard.policy.globs import PathPattern
 from weightguard.signing.identity import IdentityPolicy, Matcher
 from weightguard.signing.trust_root import TrustRoot
+from weightguard.untrusted import read_regular
 
 API_VERSION = "weightguard.dev/v1"
 KIND = "Policy"
@@ -53,7 +54,8 @@ DATA_ONLY_FORMATS = frozenset(
 )
 # Detector answers that say "could not tell": never allowed by accident, always scanned.
 UNDETERMINED = frozenset({"unknown"})
-_VERSION = re.compile(r"[0-9]+(\.[0-9]+)*")  # fullmatch: no trailing newline
+# ASCII digits only, bounded: `int()` takes other Unicode digits and raises past 4300 digits.
+_VERSION = re.compile(r"[0-9]{1,18}(?:\.[0-9]{1,18}){0,31}")
 
 
 def mode_strength(mode: str) -> int:
@@ -148,7 +150,13 @@ class FieldConstraint:
         for part in self.path.split("."):
             if isinstance(value, Mapping) and part in value:
                 value = value[part]
-            elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
+            # ASCII only: "²".isdigit() is true, but int("²") raises.
+            elif (
+                isinstance(value, list)
+                and part.isascii()
+                and part.isdigit()
+                and int(part) < len(value)
+            ):
                 value = value[int(part)]
             else:
                 return False, "absent"
@@ -324,7 +332,7 @@ class Policy:
 def read_policy_bytes(path: str | os.PathLike[str]) -> bytes:
     """The policy file's bytes; an unreadable file is a PolicyError."""
     try:
-        return Path(path).read_bytes()
+        return read_regular(path)
     except OSError as exc:
         raise PolicyError(
             [

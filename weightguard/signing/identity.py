@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 from cryptography import x509
 
 from weightguard.errors import ConfigError, SignatureError
+from weightguard.signing.certcheck import extensions_of, require_end_entity
 
 _FULCIO = "1.3.6.1.4.1.57264.1."
 _ISSUER_V1 = x509.ObjectIdentifier(_FULCIO + "1")
@@ -161,7 +162,7 @@ def _der_utf8(value: bytes) -> str | None:
 
 def _raw_extension(cert: x509.Certificate, oid: x509.ObjectIdentifier) -> bytes | None:
     try:
-        value = cert.extensions.get_extension_for_oid(oid).value
+        value = extensions_of(cert).get_extension_for_oid(oid).value
     except x509.ExtensionNotFound:
         return None
     raw = getattr(value, "value", None)
@@ -185,7 +186,7 @@ def certificate_facts(cert: x509.Certificate) -> CertificateFacts:
     """
     sans: list[str] = []
     try:
-        ext = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        ext = extensions_of(cert).get_extension_for_class(x509.SubjectAlternativeName).value
     except x509.ExtensionNotFound:
         ext = None
     if ext is not None:
@@ -380,6 +381,7 @@ class IdentityPolicy:
             SignatureError: ``signer.issuer_mismatch``, ``signer.identity_mismatch`` or
                 ``signer.extension_mismatch`` (checked in that order), ``cert.*``.
         """
+        require_end_entity(cert)
         facts = certificate_facts(cert)
         if facts.issuer is None or not self.issuer.matches(facts.issuer):
             raise SignatureError(

@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from weightguard.errors import KeyLoadError
+from weightguard.untrusted import read_regular
 
 if TYPE_CHECKING:  # x509 costs ~25 ms to import; the bare-key path never needs it
     from cryptography import x509
@@ -34,7 +35,7 @@ _HASH_FOR_CURVE: dict[str, type[hashes.HashAlgorithm]] = {
 
 def _read(path: str | Path, what: str) -> bytes:
     try:
-        return Path(path).read_bytes()
+        return read_regular(path)
     except OSError as exc:
         raise KeyLoadError(f"cannot read {what}: {exc.strerror}", path=str(path)) from exc
 

@@ -16,8 +16,8 @@ import binascii
 import datetime as dt
 import hashlib
 import os
+import re
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from weightguard.bundle import Bundle, parse_bundle, strict_json
@@ -34,6 +34,7 @@ from weightguard.errors import (
 from weightguard.signing import SignerInfo
 from weightguard.signing.identity import CertificateFacts, IdentityPolicy
 from weightguard.signing.trust_root import TrustRoot, first_line
+from weightguard.untrusted import read_regular
 
 TOKEN_ENV = "WEIGHTGUARD_IDENTITY_TOKEN"  # noqa: S105 - a variable name
 
@@ -104,14 +105,20 @@ def _load_sigstore_bundle(raw: bytes) -> Any:
         raise _rejection(exc) from None
 
 
+def _small_int(value: object) -> int | None:
+    # ASCII digits only, at most 18: int() also takes "١٢" and raises past 4300 digits.
+    text = str(value) if isinstance(value, (str, int)) and not isinstance(value, bool) else ""
+    return int(text) if re.fullmatch(r"[0-9]{1,18}", text) else None
+
+
 def _iso(ts: object) -> str | None:
-    try:
-        seconds = int(str(ts))
-    except ValueError:
-        return None
-    if seconds <= 0:
+    seconds = _small_int(ts)
+    if seconds is None or seconds <= 0:
         return None  # Rekor v2 entries carry no integrated time
-    return dt.datetime.fromtimestamp(seconds, dt.timezone.utc).isoformat()
+    try:
+        return dt.datetime.fromtimestamp(seconds, dt.timezone.utc).isoformat()
+    except (OverflowError, OSError, ValueError):  # past year 9999
+        return None
 
 
 def _log_entry_facts(material: Mapping[str, Any]) -> dict[str, Any]:
@@ -119,15 +126,17 @@ def _log_entry_facts(material: Mapping[str, Any]) -> dict[str, Any]:
     entry = entries[0] if isinstance(entries, list) and entries else {}
     if not isinstance(entry, Mapping):
         entry = {}
-    kv = entry.get("kindVersion") or {}
-    key_id = (entry.get("logId") or {}).get("keyId")
+    kv = entry.get("kindVersion")
+    kv = kv if isinstance(kv, Mapping) else {}
+    log = entry.get("logId")
+    key_id = log.get("keyId") if isinstance(log, Mapping) else None
     try:
         log_id = base64.b64decode(key_id, validate=True).hex() if isinstance(key_id, str) else None
     except (binascii.Error, ValueError):
         log_id = None
     index = entry.get("logIndex")
     return {
-        "log_index": int(index) if isinstance(index, (str, int)) and str(index).isdigit() else None,
+        "log_index": _small_int(index),
         "log_id": log_id,
         "tlog_entry_kind": f"{kv.get('kind')}/{kv.get('version')}" if kv else None,
         "integrated_time": _iso(entry.get("integratedTime", 0)),
@@ -294,7 +303,7 @@ class SigstoreSigner:
         self._ambient = ambient
         try:
             if trust_config:
-                text = Path(trust_config).read_text("utf-8")
+                text = read_regular(trust_config).decode("utf-8", "replace")
                 config = ClientTrustConfig.from_json(text)
             else:
                 config = ClientTrustConfig.staging() if staging else ClientTrustConfig.production()

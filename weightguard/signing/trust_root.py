@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from typing import Any
 
 from weightguard.bundle import strict_json
 from weightguard.errors import BundleError, ConfigError
+from weightguard.untrusted import read_regular
 
 TRUSTED_ROOT_MEDIA_TYPE = "application/vnd.dev.sigstore.trustedroot+json;version=0.1"
 TRUST_CONFIG_MEDIA_TYPE = "application/vnd.dev.sigstore.clienttrustconfig.v0.1+json"
@@ -89,7 +91,7 @@ class TrustRoot:
     @classmethod
     def _read(cls, path: Path) -> TrustRoot:
         try:
-            data = path.read_bytes()
+            data = read_regular(path)
         except OSError as exc:
             raise ConfigError(
                 f"cannot read the Sigstore trusted root: {exc.strerror}", path=str(path)
@@ -129,7 +131,10 @@ class TrustRoot:
             for entry in self.root.get(group) or ():
                 if not isinstance(entry, Mapping):
                     continue
-                valid = entry.get("validFor") or (entry.get("publicKey") or {}).get("validFor")
+                key = entry.get("publicKey")
+                valid = entry.get("validFor") or (
+                    key.get("validFor") if isinstance(key, Mapping) else None
+                )
                 start = valid.get("start") if isinstance(valid, Mapping) else None
                 when = _utc(start) if isinstance(start, str) else None
                 if when is not None:
@@ -157,15 +162,14 @@ class TrustRoot:
     def sigstore_trusted_root(self) -> Any:
         """The sigstore-python `TrustedRoot` for this file (ConfigError when invalid)."""
         from sigstore.errors import Error
-        from sigstore.models import ClientTrustConfig, TrustedRoot
+        from sigstore.models import TrustedRoot
+        from sigstore_models.trustroot import v1 as trustroot_v1
 
         try:
-            data = self.data or self.path.read_bytes()
-            if self.form == "trusted_root":
-                from sigstore_models.trustroot import v1 as trustroot_v1
-
-                return TrustedRoot(trustroot_v1.TrustedRoot.from_json(data))
-            return ClientTrustConfig.from_json(data.decode("utf-8")).trusted_root
+            # From the JSON already read (and digested), never a second read of the path:
+            # a file swapped in between (or a FIFO) must not change or stall the trust.
+            inner = trustroot_v1.TrustedRoot.from_json(json.dumps(self.root))
+            return TrustedRoot(inner)
         except (Error, ValueError, OSError) as exc:
             raise ConfigError(
                 f"invalid Sigstore trusted root: {first_line(exc)}",

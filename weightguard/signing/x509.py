@@ -30,6 +30,7 @@ from cryptography.x509.verification import (
 from weightguard.bundle import PAYLOAD_TYPE, Bundle, encode_bundle, pae
 from weightguard.errors import KeyLoadError, SignatureError
 from weightguard.signing import SignerInfo
+from weightguard.signing.certcheck import extensions_of, require_end_entity
 from weightguard.signing.ec import EcKeySigner, ecdsa_verifies
 from weightguard.signing.keys import load_certificates, load_private_key
 
@@ -51,6 +52,10 @@ class CertificateSigner:
             raise KeyLoadError(
                 "the private key does not match the signing certificate", code="key.mismatch"
             )
+        try:
+            require_end_entity(chain[0])
+        except SignatureError as err:  # signing with it would only produce refused bundles
+            raise KeyLoadError(err.message, code=err.code) from None
         self._signer = EcKeySigner(key)
         self._chain = list(chain)
 
@@ -92,7 +97,7 @@ class CertIdentity:
 def leaf_names(cert: x509.Certificate) -> list[str]:
     """All SAN values (email, URI, DNS) of a certificate."""
     try:
-        ext = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        ext = extensions_of(cert).get_extension_for_class(x509.SubjectAlternativeName).value
     except x509.ExtensionNotFound:
         return []
     names: list[str] = []
@@ -156,6 +161,7 @@ class CertificateVerifier:
         leaf, intermediates = certs[0], certs[1:]
         when = self._at or dt.datetime.now(dt.timezone.utc)
         self._validate_path(leaf, intermediates, when)
+        require_end_entity(leaf)  # path validation alone lets a CA certificate sign
         names = leaf_names(leaf)
         subject = leaf.subject.rfc4514_string()
         if self._identity.san is not None and self._identity.san not in names:
