@@ -364,27 +364,17 @@ def test_local_fake_vectors(data: Path) -> None:
 # ---- real keyless signing against the local fake Fulcio / Rekor / OIDC stack ---------------------------
 
 
-def _load_virtual_sigstore(shared: Path) -> ModuleType:
-    path = shared / "interop/sigstore/tools/virtual_sigstore.py"
-    spec = importlib.util.spec_from_file_location("wg_virtual_sigstore", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 class FakeStack:
-    def __init__(self, shared: Path, workdir: Path) -> None:
-        vs_mod = _load_virtual_sigstore(shared)
-        self.idp = vs_mod.FakeIdP(FAKE_ISSUER)
-        _, self.stop, ctc = vs_mod.serve_fakes(vs_mod.VirtualSigstore(), self.idp)
-        self.trust_config = workdir / "trust_config.json"
-        self.trust_config.write_text(json.dumps(ctc))
-        self.trusted_root = workdir / "trusted_root.json"
-        self.trusted_root.write_text(json.dumps(ctc["trustedRoot"]))
+    """tests/fake_sigstore.py served on loopback, plus its trust files."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.fake = FakeSigstore(FAKE_ISSUER).start()
+        self.idp = self.fake.idp
+        self.stop = self.fake.stop
+        self.trust_config, self.trusted_root = self.fake.write(workdir)
 
     def token(self, subject: str = WORKFLOW) -> str:
-        return str(self.idp.token(subject))
+        return self.fake.token(subject)
 
     def verifier(
         self, identity: str | Matcher = WORKFLOW, issuer: str = FAKE_ISSUER
@@ -393,8 +383,8 @@ class FakeStack:
 
 
 @pytest.fixture(scope="module")
-def stack(shared_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeStack]:
-    fake = FakeStack(shared_dir, tmp_path_factory.mktemp("fake-sigstore"))
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeStack]:
+    fake = FakeStack(tmp_path_factory.mktemp("fake-sigstore"))
     yield fake
     fake.stop()
 
