@@ -61,7 +61,9 @@ def _der(tag: int, content: bytes) -> bytes:
 
 
 def _spki_der(key: ec.EllipticCurvePublicKey) -> bytes:
-    return key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return key.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
 
 
 def _pem(cert: x509.Certificate) -> str:
@@ -125,7 +127,9 @@ class Identity:
     """The OIDC issuer: signs ES256 ID tokens with audience `sigstore`."""
 
     issuer: str
-    key: ec.EllipticCurvePrivateKey = field(default_factory=lambda: ec.generate_private_key(ec.SECP256R1()))
+    key: ec.EllipticCurvePrivateKey = field(
+        default_factory=lambda: ec.generate_private_key(ec.SECP256R1())
+    )
 
     def token(self, subject: str, lifetime_s: int = 300, **claims: Any) -> str:
         now = int(time.time())
@@ -144,7 +148,11 @@ class Identity:
 
     def check(self, token: str) -> dict[str, Any]:
         claims: dict[str, Any] = jwt.decode(
-            token, self.key.public_key(), algorithms=["ES256"], audience="sigstore", issuer=self.issuer
+            token,
+            self.key.public_key(),
+            algorithms=["ES256"],
+            audience="sigstore",
+            issuer=self.issuer,
         )
         return claims
 
@@ -197,13 +205,17 @@ class CertificateAuthority:
                 x509.KeyUsage(True, False, False, False, False, False, False, False, False),
                 critical=True,
             )
-            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CODE_SIGNING]), critical=False)
+            .add_extension(
+                x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CODE_SIGNING]), critical=False
+            )
             .add_extension(x509.SubjectAlternativeName([san]), critical=True)
             .add_extension(
                 x509.AuthorityKeyIdentifier.from_issuer_public_key(self.key.public_key()),
                 critical=False,
             )
-            .add_extension(x509.UnrecognizedExtension(FULCIO_ISSUER_V1, issuer.encode()), critical=False)
+            .add_extension(
+                x509.UnrecognizedExtension(FULCIO_ISSUER_V1, issuer.encode()), critical=False
+            )
             .add_extension(
                 x509.UnrecognizedExtension(FULCIO_ISSUER_V2, _der(0x0C, issuer.encode())),
                 critical=False,
@@ -370,7 +382,10 @@ class FakeSigstore:
             "tlogs": [self._key(self.rekor.key, self.rekor.log_id)],
             "certificateAuthorities": [
                 {
-                    "subject": {"organization": "weightguard tests", "commonName": "weightguard test fulcio"},
+                    "subject": {
+                        "organization": "weightguard tests",
+                        "commonName": "weightguard test fulcio",
+                    },
                     "uri": self.url,
                     "certChain": {
                         "certificates": [
@@ -441,7 +456,9 @@ class FakeSigstore:
             csr = x509.load_pem_x509_csr(base64.b64decode(request["certificateSigningRequest"]))
             if not csr.is_signature_valid:
                 return 400, {"message": "CSR signature does not prove possession of the key"}
-            leaf = self.ca.issue(csr.public_key(), claims.get("email") or claims["sub"], claims["iss"])
+            leaf = self.ca.issue(
+                csr.public_key(), claims.get("email") or claims["sub"], claims["iss"]
+            )
             chain = {"certificates": [_pem(leaf), _pem(self.ca.cert)]}
             return 201, {"signedCertificateEmbeddedSct": {"chain": chain}}
         if path == "/api/v1/log/entries":
