@@ -303,9 +303,12 @@ def write_certs(folder: Path) -> None:
         (folder / f"{name}.cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
 
     code_signing = [ExtendedKeyUsageOID.CODE_SIGNING]
-    make("root", ec.SECP384R1(), None, ca=1, usage=_usage(ca=True))
-    make("other-root", ec.SECP384R1(), None, ca=1, usage=_usage(ca=True))
-    make("int", ec.SECP256R1(), "root", ca=0, usage=_usage(ca=True))
+    # The CAs predate leaf-expired: model-signing 1.1.1 checks the chain at the leaf's
+    # notBefore, so it accepts that leaf, the difference test_oms_vectors.py records.
+    ca_valid = (dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc), now + dt.timedelta(days=3650))
+    make("root", ec.SECP384R1(), None, ca=1, usage=_usage(ca=True), valid=ca_valid)
+    make("other-root", ec.SECP384R1(), None, ca=1, usage=_usage(ca=True), valid=ca_valid)
+    make("int", ec.SECP256R1(), "root", ca=0, usage=_usage(ca=True), valid=ca_valid)
     make("leaf", ec.SECP256R1(), "int", usage=_usage(sign=True), eku=code_signing, san=IDENTITY)
     make(
         "leaf-tls",

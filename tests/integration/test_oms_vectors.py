@@ -244,3 +244,25 @@ def test_api_auto_detect_vectors_all_verify() -> None:
         vector = bundle.removeprefix("bundles/")
         model, trust, rc, errors, _ = OUTCOMES[vector]
         assert (rc, errors) == (0, []), vector
+
+
+def test_model_signing_cli_still_behaves_as_recorded(
+    oms_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The reference table is not taken on trust: model-signing 1.1.1's own CLI, run on
+    this session's vectors, gives each recorded exit code."""
+    from click.testing import CliRunner
+    from model_signing._cli import main as model_signing_cli
+
+    monkeypatch.chdir(oms_dir)
+    seen = {}
+    for bundle, model, ms_args, ms_rc in MODEL_SIGNING_CLI:
+        words = shlex.split(ms_args)
+        if words == ["certificate"]:
+            continue  # would fall back to the certifi web PKI bundle: not a reference for us
+        result = CliRunner().invoke(
+            model_signing_cli, ["verify", words[0], model, "--signature", bundle, *words[1:]]
+        )
+        seen[(bundle, ms_args)] = result.exit_code
+    expected = {(b, a): rc for b, _, a, rc in MODEL_SIGNING_CLI if a != "certificate"}
+    assert seen == expected
