@@ -8,7 +8,9 @@ other skip fails the run instead of passing it silently.
 from __future__ import annotations
 
 import os
+from collections.abc import Generator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -29,13 +31,15 @@ def _ci() -> bool:
 
 
 @pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> object:
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, Any, None]:
     """Under CI=true a skip is a failure unless it is about CUDA hardware: a missing
     dependency or data file must not turn into a green run that tested less."""
     outcome = yield
-    report = outcome.get_result()  # type: ignore[attr-defined]
+    report = outcome.get_result()
     if not (_ci() and report.skipped) or hasattr(report, "wasxfail"):
-        return report
+        return
     reason = str(report.longrepr[2]) if isinstance(report.longrepr, tuple) else str(report.longrepr)
     hardware = item.get_closest_marker("gpu") is not None or any(
         text in reason for text in HARDWARE_SKIPS
@@ -43,4 +47,3 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if not hardware:
         report.outcome = "failed"
         report.longrepr = f"skipped under CI=true (only CUDA tests may skip): {reason}"
-    return report
