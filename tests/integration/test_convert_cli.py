@@ -132,26 +132,19 @@ def test_directory_with_output_dir(tmp_path: Path) -> None:
     ]
 
 
-@pytest.mark.shared
-def test_keyless_signed_record(shared_dir: Path, tmp_path: Path, model: Path) -> None:
-    """--sigstore against the local fake Fulcio/Rekor/OIDC stack from ../shared."""
+def test_keyless_signed_record(tmp_path: Path, model: Path) -> None:
+    """--sigstore against the local fake Fulcio/Rekor/OIDC stack (tests/fake_sigstore.py)."""
     pytest.importorskip("sigstore")
-    import importlib.util
-
+    from tests.fake_sigstore import FakeSigstore
     from weightguard.cli.sigstore_options import build_sigstore_verifier
 
-    tool = shared_dir / "interop/sigstore/tools/virtual_sigstore.py"
-    spec = importlib.util.spec_from_file_location("wg_convert_virtual_sigstore", tool)
-    assert spec is not None and spec.loader is not None
-    vs = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(vs)
     issuer = "https://idp.weightguard.test"
     workflow = "https://github.com/acme/models/.github/workflows/convert.yml@refs/heads/main"
-    idp = vs.FakeIdP(issuer)
-    _, stop, ctc = vs.serve_fakes(vs.VirtualSigstore(), idp)
+    fake = FakeSigstore(issuer).start()
+    idp, stop = fake.idp, fake.stop
     try:
-        (tmp_path / "tc.json").write_text(json.dumps(ctc))
-        (tmp_path / "root.json").write_text(json.dumps(ctc["trustedRoot"]))
+        (tmp_path / "tc.json").write_text(json.dumps(fake.client_trust_config()))
+        (tmp_path / "root.json").write_text(json.dumps(fake.trusted_root()))
         out = tmp_path / "keyless.safetensors"
         rc, text = invoke(
             model,

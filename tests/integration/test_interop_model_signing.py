@@ -7,7 +7,7 @@
    the same model: nested dirs, an empty file, hidden files, unicode names, names with
    `:`, and the `weights/` vs `weights-extra.bin` ordering trap.
 3. Bundles model-signing makes (its API, with the real keys and certificates under
-   ../shared/interop/oms) verify with `weightguard verify`, including the variants its
+   made per session by tests/oms_vectors.py) verify with `weightguard verify`, including the variants its
    own CLI cannot verify (BLAKE2b, BLAKE3, shards).
 
 Known 1.1.1 defects the tests pin down rather than hide:

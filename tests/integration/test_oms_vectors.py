@@ -1,5 +1,5 @@
-"""Every OMS interop vector under ../shared/interop/oms/bundles/ gets a deliberate,
-tested outcome through `weightguard verify` (README there; format: oms-format.md).
+"""Every OMS interop vector (made per session by tests/oms_vectors.py, which says what
+each one is) gets a deliberate, tested outcome through `weightguard verify`.
 
 Where weightguard deliberately differs from model-signing 1.1.1, and why:
 - `negative/cert-expired-leaf.sig`: rejected `cert.expired`. 1.1.1 validates the chain
@@ -36,13 +36,13 @@ Accepted although in `negative/`, like 1.1.1: `key-p256-hint-missing.sig` (bundl
 
 from __future__ import annotations
 
-import csv
 import shlex
 from pathlib import Path
 
 import pytest
 
 from tests.models import run_cli
+from tests.oms_vectors import MODEL_ROOT_DIGEST, MODEL_SIGNING_API_AUTO_DETECT, MODEL_SIGNING_CLI
 
 P256 = ["--key", "keys/p256.pub.pem"]
 P384 = ["--key", "keys/p384.pub.pem"]
@@ -102,7 +102,7 @@ OUTCOMES: dict[str, tuple[str, list[str], int, list[str], list[tuple[str, str]]]
 
 
 def test_every_vector_has_a_decided_outcome(oms_dir: Path) -> None:
-    """A new vector in ../shared must get a deliberate entry here before it passes."""
+    """A new vector in tests/oms_vectors.py must get a deliberate entry here before it passes."""
     found = {
         p.relative_to(oms_dir / "bundles").as_posix() for p in (oms_dir / "bundles").rglob("*.sig")
     }
@@ -130,9 +130,7 @@ def test_vector_outcome(oms_dir: Path, vector: str) -> None:
 def test_model_root_digest_is_the_documented_one(oms_dir: Path) -> None:
     """README: files+sha256 subject digest of model/ in model-signing's (component) order."""
     r = run_cli("digest", "model", cwd=oms_dir)
-    assert r.stdout.strip() == (
-        "sha256:96aa15247f7aa52d7e06c4e7221a8e12e0bab57c8262c490a3517c297b7dacbc"
-    )
+    assert r.stdout.strip() == f"sha256:{MODEL_ROOT_DIGEST}"
 
 
 def test_empty_manifest_stays_rejected_with_unsigned_files_allowed(oms_dir: Path) -> None:
@@ -143,7 +141,7 @@ def test_empty_manifest_stays_rejected_with_unsigned_files_allowed(oms_dir: Path
     assert r.rc == 1 and r.error_codes() == ["manifest.empty"]
 
 
-# --- side by side with model-signing's own CLI outcomes (expected-cli-v1.1.1.tsv) -----------
+# --- side by side with model-signing's own CLI outcomes (oms_vectors.MODEL_SIGNING_CLI) ------
 
 # (bundle, 1.1.1 verify args) -> why weightguard's accept/reject differs from 1.1.1's
 DIFFERENCES: dict[tuple[str, str], str] = {
@@ -202,20 +200,15 @@ def _weightguard_args(ms_args: str) -> list[str] | None:
     return out
 
 
-def _tsv_rows(oms_dir: Path) -> list[dict[str, str]]:
-    with open(oms_dir / "expected-cli-v1.1.1.tsv", newline="") as fh:
-        return list(csv.DictReader(fh, delimiter="\t"))
-
-
 def test_cli_outcomes_match_model_signing_except_documented_differences(oms_dir: Path) -> None:
     from weightguard.api import verify
     from weightguard.cli.verify import build_verifier
     from weightguard.errors import UsageError
 
     seen_differences = set()
-    for row in _tsv_rows(oms_dir):
-        key = (row["bundle"], row["verify_command_args"])
-        args = _weightguard_args(row["verify_command_args"])
+    for bundle, model, ms_args, ms_rc in MODEL_SIGNING_CLI:
+        key = (bundle, ms_args)
+        args = _weightguard_args(ms_args)
         if args is None:
             with pytest.raises(UsageError):
                 build_verifier((), (), None, None)
@@ -229,12 +222,12 @@ def test_cli_outcomes_match_model_signing_except_documented_differences(oms_dir:
             None,
         )
         result = verify(
-            oms_dir / row["model"],
+            oms_dir / model,
             verifier,  # type: ignore[arg-type]
-            signature_path=oms_dir / row["bundle"],
+            signature_path=oms_dir / bundle,
             allow_unsigned_files="--allow-unsigned-files" in args,
         )
-        reference_accepts = row["rc"] == "0"
+        reference_accepts = ms_rc == 0
         if key in DIFFERENCES:
             seen_differences.add(key)
             assert result.accepted != reference_accepts, (key, DIFFERENCES[key])
@@ -243,13 +236,33 @@ def test_cli_outcomes_match_model_signing_except_documented_differences(oms_dir:
     assert seen_differences == set(DIFFERENCES)
 
 
-def test_api_auto_detect_vectors_all_verify(oms_dir: Path) -> None:
-    """expected-api-v1.1.1.tsv: 1.1.1's API fails on blake2b and its own float shard_size;
-    weightguard reads every one of these bundles with its signed parameters."""
-    with open(oms_dir / "expected-api-v1.1.1.tsv", newline="") as fh:
-        rows = list(csv.DictReader(fh, delimiter="\t"))
-    assert len(rows) >= 10
-    for row in rows:
-        vector = row["bundle"].removeprefix("bundles/")
+def test_api_auto_detect_vectors_all_verify() -> None:
+    """1.1.1's API fails on blake2b and its own float shard_size; weightguard reads every
+    one of these bundles with its signed parameters."""
+    assert len(MODEL_SIGNING_API_AUTO_DETECT) >= 10
+    for bundle in MODEL_SIGNING_API_AUTO_DETECT:
+        vector = bundle.removeprefix("bundles/")
         model, trust, rc, errors, _ = OUTCOMES[vector]
         assert (rc, errors) == (0, []), vector
+
+
+def test_model_signing_cli_still_behaves_as_recorded(
+    oms_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The reference table is not taken on trust: model-signing 1.1.1's own CLI, run on
+    this session's vectors, gives each recorded exit code."""
+    from click.testing import CliRunner
+    from model_signing._cli import main as model_signing_cli
+
+    monkeypatch.chdir(oms_dir)
+    seen = {}
+    for bundle, model, ms_args, ms_rc in MODEL_SIGNING_CLI:
+        words = shlex.split(ms_args)
+        if words == ["certificate"]:
+            continue  # would fall back to the certifi web PKI bundle: not a reference for us
+        result = CliRunner().invoke(
+            model_signing_cli, ["verify", words[0], model, "--signature", bundle, *words[1:]]
+        )
+        seen[(bundle, ms_args)] = result.exit_code
+    expected = {(b, a): rc for b, _, a, rc in MODEL_SIGNING_CLI if a != "certificate"}
+    assert seen == expected

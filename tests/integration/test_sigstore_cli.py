@@ -1,11 +1,10 @@
 """Keyless end to end through the CLI: `weightguard sign --sigstore` against the local fake
-Fulcio/Rekor/OIDC stack (../shared), then `weightguard verify --sigstore-identity …`
+Fulcio/Rekor/OIDC stack (tests/fake_sigstore.py), then `weightguard verify --sigstore-identity …`
 offline: no network, a read-only HOME that stays empty, JSON naming identity, issuer,
 log index, verified time and the trusted root used."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import socket
 import stat
@@ -19,10 +18,9 @@ pytest.importorskip("sigstore", reason="sigstore extra not installed")
 
 from click.testing import CliRunner  # noqa: E402
 
+from tests.fake_sigstore import FakeSigstore  # noqa: E402
 from tests.models import run_cli  # noqa: E402
 from weightguard.cli import cli  # noqa: E402
-
-pytestmark = pytest.mark.shared
 
 ISSUER = "https://idp.weightguard.test"
 WORKFLOW = "https://github.com/acme/models/.github/workflows/release.yml@refs/tags/v1.2.0"
@@ -30,25 +28,17 @@ _LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 
 
 class Stack:
-    """The fake IdP + Fulcio + Rekor from ../shared, served on loopback from a thread."""
+    """tests/fake_sigstore.py's IdP + Fulcio + Rekor, served on loopback from a thread."""
 
-    def __init__(self, shared: Path, workdir: Path) -> None:
-        path = shared / "interop/sigstore/tools/virtual_sigstore.py"
-        spec = importlib.util.spec_from_file_location("wg_virtual_sigstore_cli", path)
-        assert spec is not None and spec.loader is not None
-        vs = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(vs)
-        self.idp = vs.FakeIdP(ISSUER)
-        _, self.stop, ctc = vs.serve_fakes(vs.VirtualSigstore(), self.idp)
-        self.trust_config = workdir / "trust_config.json"
-        self.trust_config.write_text(json.dumps(ctc))
-        self.trusted_root = workdir / "trusted_root.json"
-        self.trusted_root.write_text(json.dumps(ctc["trustedRoot"]))
+    def __init__(self, workdir: Path) -> None:
+        fake = FakeSigstore(ISSUER).start()
+        self.idp, self.stop = fake.idp, fake.stop
+        self.trust_config, self.trusted_root = fake.write(workdir)
 
 
 @pytest.fixture(scope="module")
-def stack(shared_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    fake = Stack(shared_dir, tmp_path_factory.mktemp("fake-sigstore"))
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    fake = Stack(tmp_path_factory.mktemp("fake-sigstore"))
     yield fake
     fake.stop()
 

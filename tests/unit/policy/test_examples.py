@@ -4,7 +4,7 @@ To exercise a policy with real signatures, the test copies it next to freshly ge
 keys: every example key file is replaced by a test key and its pinned keyId by that
 key's id. Nothing else in the policy text changes. `strict-prod.yaml` (keyless) is
 exercised through the pure evaluator with the facts a verified keyless release has, and
-end to end against the local fake Sigstore stack when ../shared is present.
+end to end against the local fake Sigstore stack (tests/fake_sigstore.py).
 """
 
 from __future__ import annotations
@@ -221,27 +221,21 @@ ISSUER = "https://idp.weightguard.test"
 RELEASE = "https://github.com/acme/models/.github/workflows/model-weights.yml@refs/tags/v2.4.0"
 
 
-@pytest.mark.shared
-def test_strict_prod_keyless_end_to_end(shared_dir: Path, tmp_path: Path) -> None:
+def test_strict_prod_keyless_end_to_end(tmp_path: Path) -> None:
     """Real keyless signatures from the local fake Sigstore stack, verified offline."""
     pytest.importorskip("sigstore", reason="sigstore extra not installed")
     import hashlib
-    import importlib.util
     import json
 
+    from tests.fake_sigstore import FakeSigstore
     from weightguard.attestation import make_statement, sign_statement
     from weightguard.bundle import encode_statement, statement_for_manifest
     from weightguard.gate import run_gate
     from weightguard.manifest import build_manifest, enumerate_model
     from weightguard.signing.sigstore import SigstoreSigner
 
-    source = shared_dir / "interop/sigstore/tools/virtual_sigstore.py"
-    spec = importlib.util.spec_from_file_location("wg_policy_virtual_sigstore", source)
-    assert spec is not None and spec.loader is not None
-    vs = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(vs)
-    idp = vs.FakeIdP(ISSUER)
-    _, stop, client_config = vs.serve_fakes(vs.VirtualSigstore(), idp)
+    fake = FakeSigstore(ISSUER).start()
+    idp, stop, client_config = fake.idp, fake.stop, fake.client_trust_config()
     try:
         config = tmp_path / "trust_config.json"
         config.write_text(json.dumps(client_config))

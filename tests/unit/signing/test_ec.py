@@ -127,10 +127,14 @@ def test_ecdsa_verifies_rejects_garbage() -> None:
 
 
 def test_shared_key_hint_is_sha256_of_pem(oms_dir: Path) -> None:
-    """The hint is the SHA-256 of the PEM text, not of the DER (2.2): known value."""
+    """The hint is the SHA-256 of the PEM text, not of the DER (2.2), as model-signing
+    1.1.1 wrote it into its own bundle."""
+    import hashlib
+
     from weightguard.signing.keys import load_public_key
 
+    pem = (oms_dir / "keys" / "p256.pub.pem").read_bytes()
     key = load_public_key(oms_dir / "keys" / "p256.pub.pem")
-    assert key_hint(key).startswith("4e12ca73") and key_hint(key).endswith("3a15")
+    assert key_hint(key) == hashlib.sha256(pem).hexdigest()
     bundle = parse_bundle((oms_dir / "bundles" / "key-p256.sig").read_bytes())
     assert bundle.key_hint == key_hint(key)

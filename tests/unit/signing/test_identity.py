@@ -27,6 +27,7 @@ from weightguard.signing.identity import (
 WORKFLOW = "https://github.com/acme/models/.github/workflows/release.yml@refs/tags/v1.2.0"
 GH_ISSUER = "https://token.actions.githubusercontent.com"
 UTC = dt.timezone.utc
+DATA = Path(__file__).resolve().parents[2] / "data" / "sigstore"
 
 
 def _der_utf8(text: str) -> bytes:
@@ -214,10 +215,10 @@ def test_certificate_without_issuer_is_rejected() -> None:
     assert err.value.code == "signer.issuer_mismatch"
 
 
-def test_real_github_actions_certificate_extensions(shared_dir: Path) -> None:
+def test_real_github_actions_certificate_extensions() -> None:
     """sigstore-python's bundle_v3_github: the extension values from its README."""
     doc = json.loads(
-        (shared_dir / "interop/sigstore/sigstore-python/bundle_v3_github.whl.sigstore").read_text()
+        (DATA / "sigstore-python/bundle_v3_github.whl.sigstore").read_text()
     )
     material = doc["verificationMaterial"]  # a v0.2 bundle: the leaf heads a chain
     der = base64.b64decode(material["x509CertificateChain"]["certificates"][0]["rawBytes"])

@@ -1,5 +1,6 @@
 """Sigstore keyless: offline verification of real public bundles, the conformance corpus,
-and real keyless signing against the local fake Fulcio/Rekor/OIDC stack (../shared).
+and real keyless signing against the local fake Fulcio/Rekor/OIDC stack (tests/fake_sigstore.py).
+The public bundles are vendored under tests/data/sigstore (README and LICENSE there).
 
 No network, ever: every test here runs with non-loopback sockets and DNS blocked, HOME
 and the working directory pointed at an empty read-only directory that must still be
@@ -10,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import importlib.util
 import json
 import os
 import shutil
@@ -18,13 +18,13 @@ import socket
 import stat
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 
 pytest.importorskip("sigstore", reason="sigstore extra not installed")
 
+from tests.fake_sigstore import FakeSigstore  # noqa: E402
 from weightguard.api import sign, verify  # noqa: E402
 from weightguard.attestation import verify_attestation_bytes  # noqa: E402
 from weightguard.errors import (  # noqa: E402
@@ -38,8 +38,6 @@ from weightguard.signing.ec import EcKeySigner  # noqa: E402
 from weightguard.signing.identity import IdentityPolicy, Matcher  # noqa: E402
 from weightguard.signing.sigstore import SigstoreSigner, SigstoreVerifier  # noqa: E402
 from weightguard.signing.trust_root import TrustRoot  # noqa: E402
-
-pytestmark = pytest.mark.shared
 
 IBM = ("stefanb@us.ibm.com", "https://sigstore.verify.ibm.com/oauth2")
 GH_ISSUER = "https://token.actions.githubusercontent.com"
@@ -83,9 +81,12 @@ def offline(
     assert list(home.rglob("*")) == [], "verification wrote into HOME/cwd"
 
 
+DATA = Path(__file__).resolve().parents[2] / "data" / "sigstore"
+
+
 @pytest.fixture(scope="session")
-def data(shared_dir: Path) -> Path:
-    return shared_dir / "interop" / "sigstore"
+def data() -> Path:
+    return DATA
 
 
 def policy(identity: str | Matcher, issuer: str, **kw: Any) -> IdentityPolicy:
@@ -116,9 +117,11 @@ def test_embedded_roots_are_read_from_the_sigstore_package() -> None:
         TrustRoot.load("embedded:nightly")
 
 
-def test_trust_files_of_both_forms(data: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
-    root = TrustRoot.from_file(data / "local-fake/trusted_root.json")
-    config = TrustRoot.from_file(data / "local-fake/trust_config.json")
+def test_trust_files_of_both_forms(
+    stack: FakeStack, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    root = TrustRoot.from_file(stack.trusted_root)
+    config = TrustRoot.from_file(stack.trust_config)
     assert (root.form, config.form) == ("trusted_root", "client_trust_config")
     assert root.root == config.root
     bad = tmp_path_factory.mktemp("bad")
@@ -279,12 +282,14 @@ KNOWN_LIMITS = {
     "intoto-with-custom-trust-root": "Rekor `intoto` entries (and v0.2 DSSE bundles) are unsupported",
     "trust-root-tsa-validity-end-inclusive": "sigstore-python 4.5.1 treats TSA validFor.end as exclusive",
 }
-NOT_KEYLESS = {"managed-key-happy-path", "managed-key-and-trusted-root"}
+# Managed-key (public key, no certificate) blob bundles: weightguard's Sigstore verifier is
+# keyless-only and its key verifiers read OMS (DSSE) bundles, so both cases are refused; the
+# test also checks the case itself with its key.pub, so a broken vendored case cannot hide.
+MANAGED_KEY = {"managed-key-happy-path", "managed-key-and-trusted-root"}
 
 
-def conformance_cases(root: Path) -> list[str]:
-    corpus = root / "interop/sigstore/conformance"
-    return sorted(p.name for p in corpus.iterdir() if p.is_dir()) if corpus.is_dir() else []
+def conformance_cases() -> list[str]:
+    return sorted(p.name for p in (DATA / "conformance").iterdir() if p.is_dir())
 
 
 def _verify_conformance_case(case: Path) -> Any:
@@ -312,16 +317,33 @@ def _verify_conformance_case(case: Path) -> Any:
     return att.signer
 
 
-_SHARED = Path(
-    os.environ.get("WEIGHTGUARD_SHARED", Path(__file__).resolve().parents[3].parent / "shared")
-)
+def _managed_key_signature_holds(case: Path) -> None:
+    """The bundle's message signature verifies over a.txt with the case's key.pub."""
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    doc = json.loads((case / "bundle.sigstore.json").read_bytes())
+    artifact = (case.parent / "a.txt").read_bytes()
+    message = doc["messageSignature"]
+    assert base64.b64decode(message["messageDigest"]["digest"]) == hashlib.sha256(artifact).digest()
+    key = serialization.load_pem_public_key((case / "key.pub").read_bytes())
+    assert isinstance(key, ec.EllipticCurvePublicKey)
+    key.verify(base64.b64decode(message["signature"]), artifact, ec.ECDSA(hashes.SHA256()))
+    assert "publicKey" in doc["verificationMaterial"]
 
 
-@pytest.mark.parametrize("name", conformance_cases(_SHARED))
+def test_conformance_corpus_is_complete() -> None:
+    assert len(conformance_cases()) == 70  # sigstore-conformance a73de4970176
+
+
+@pytest.mark.parametrize("name", conformance_cases())
 def test_conformance_case(data: Path, name: str) -> None:
     case = data / "conformance" / name
-    if name in NOT_KEYLESS:
-        pytest.skip("public-key (managed key) bundle: not a keyless case")
+    if name in MANAGED_KEY:
+        _managed_key_signature_holds(case)
+        with pytest.raises(WeightguardError):
+            _verify_conformance_case(case)
+        return
     if name in KNOWN_LIMITS:
         with pytest.raises(WeightguardError):
             _verify_conformance_case(case)
@@ -335,13 +357,65 @@ def test_conformance_case(data: Path, name: str) -> None:
         assert info.kind == "sigstore" and info.details["verified_time"]
 
 
-# ---- local-fake (generated earlier with the fake stack) ------------------------------------------
+# ---- keyless vectors made by the real clients against the fake stack ------------------------------
 
 
-def test_local_fake_vectors(data: Path) -> None:
-    lf = data / "local-fake"
+@pytest.fixture(scope="module")
+def fake_vectors(stack: FakeStack, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """sigstore-python signs a blob (hashedrekord) and a SLSA statement (DSSE); model-signing
+    signs a model folder: all against the fake stack, as a real user would."""
+    from sigstore.dsse import StatementBuilder, Subject
+    from sigstore.models import ClientTrustConfig
+    from sigstore.oidc import IdentityToken
+    from sigstore.sign import SigningContext
+
+    model_signing = pytest.importorskip("model_signing")
+    out = tmp_path_factory.mktemp("fake-vectors")
+    blob = out / "blob" / "model.safetensors"
+    blob.parent.mkdir()
+    blob.write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00{}      " + bytes(64))
+    context = SigningContext.from_trust_config(
+        ClientTrustConfig.from_json(stack.trust_config.read_text())
+    )
+    token = IdentityToken(stack.token("release-bot@weightguard.test"))
+    with context.signer(token, cache=True) as signer:
+        bundle = signer.sign_artifact(blob.read_bytes())
+        (out / "blob/model.safetensors.sigstore.json").write_text(bundle.to_json())
+        statement = (
+            StatementBuilder()
+            .subjects(
+                [
+                    Subject(
+                        name="model.safetensors",
+                        digest={"sha256": hashlib.sha256(blob.read_bytes()).hexdigest()},
+                    )
+                ]
+            )
+            .predicate_type("https://slsa.dev/provenance/v1")
+            .predicate({"buildDefinition": {"buildType": "https://weightguard.test/train"}})
+            .build()
+        )
+        provenance = signer.sign_dsse(statement)
+        (out / "blob/model.safetensors.provenance.sigstore.json").write_text(provenance.to_json())
+    model = out / "model-dir"
+    (model / "weights").mkdir(parents=True)
+    (model / "config.json").write_text('{"arch": "toy"}\n')
+    (model / "weights" / "model.safetensors").write_bytes(blob.read_bytes())
+    (
+        model_signing.signing.Config()
+        .use_sigstore_signer(
+            identity_token=stack.token("release-bot@weightguard.test"),
+            trust_config=stack.trust_config,
+        )
+        .sign(model, out / "model-dir.sig")
+    )
+    return out
+
+
+def test_fake_stack_vectors(stack: FakeStack, fake_vectors: Path) -> None:
+    lf = fake_vectors
     ident = ("release-bot@weightguard.test", FAKE_ISSUER)
-    verifier = SigstoreVerifier(policy(*ident), TrustRoot.from_file(lf / "trust_config.json"))
+    verifier = SigstoreVerifier(policy(*ident), TrustRoot.from_file(stack.trust_config))
     result = verify(lf / "model-dir", verifier, signature_path=lf / "model-dir.sig")
     assert result.accepted, result.reasons
     info = verifier.verify_artifact(
@@ -364,27 +438,17 @@ def test_local_fake_vectors(data: Path) -> None:
 # ---- real keyless signing against the local fake Fulcio / Rekor / OIDC stack ---------------------------
 
 
-def _load_virtual_sigstore(shared: Path) -> ModuleType:
-    path = shared / "interop/sigstore/tools/virtual_sigstore.py"
-    spec = importlib.util.spec_from_file_location("wg_virtual_sigstore", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 class FakeStack:
-    def __init__(self, shared: Path, workdir: Path) -> None:
-        vs_mod = _load_virtual_sigstore(shared)
-        self.idp = vs_mod.FakeIdP(FAKE_ISSUER)
-        _, self.stop, ctc = vs_mod.serve_fakes(vs_mod.VirtualSigstore(), self.idp)
-        self.trust_config = workdir / "trust_config.json"
-        self.trust_config.write_text(json.dumps(ctc))
-        self.trusted_root = workdir / "trusted_root.json"
-        self.trusted_root.write_text(json.dumps(ctc["trustedRoot"]))
+    """tests/fake_sigstore.py served on loopback, plus its trust files."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.fake = FakeSigstore(FAKE_ISSUER).start()
+        self.idp = self.fake.idp
+        self.stop = self.fake.stop
+        self.trust_config, self.trusted_root = self.fake.write(workdir)
 
     def token(self, subject: str = WORKFLOW) -> str:
-        return str(self.idp.token(subject))
+        return self.fake.token(subject)
 
     def verifier(
         self, identity: str | Matcher = WORKFLOW, issuer: str = FAKE_ISSUER
@@ -393,8 +457,8 @@ class FakeStack:
 
 
 @pytest.fixture(scope="module")
-def stack(shared_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeStack]:
-    fake = FakeStack(shared_dir, tmp_path_factory.mktemp("fake-sigstore"))
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeStack]:
+    fake = FakeStack(tmp_path_factory.mktemp("fake-sigstore"))
     yield fake
     fake.stop()
 
