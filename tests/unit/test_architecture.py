@@ -16,6 +16,8 @@ LAYERS = {
     "errors": 0,
     "digest": 1,
     "fileio": 1,
+    "untrusted": 1,
+    "hfcache": 1,
     "report": 1,
     "_callable": 1,  # removed by issue 15 point 2
     "manifest": 2,
