@@ -16,11 +16,10 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from weightguard.policy._read import Ctx, PolicyError, PolicyProblem
 from weightguard.policy._yaml import YamlProblem, load_yaml
@@ -32,6 +31,9 @@ API_VERSION = "weightguard.dev/v1"
 KIND = "Policy"
 MODES = ("enforce", "warn", "audit")
 _MODE_STRENGTH = {"audit": 0, "warn": 1, "enforce": 2}
+if TYPE_CHECKING:
+    from packaging.version import Version
+
 # What an exception may waive, by check name. Deny lists and rollback never are.
 EXCEPTABLE_CHECKS = (
     "signatures",
@@ -49,7 +51,6 @@ SMOKE_PREDICATE = "https://weightguard.dev/smoke/v1"
 # Formats that hold data only: scanning them for code is meaningless, so a rule's scan
 # requirement covers every other format unless the rule lists formats itself.
 DATA_ONLY_FORMATS = frozenset({"safetensors", "gguf", "onnx", "json", "text", "empty"})
-_VERSION = re.compile(r"^[0-9]+(\.[0-9]+)*$")
 
 
 def mode_strength(mode: str) -> int:
@@ -57,11 +58,17 @@ def mode_strength(mode: str) -> int:
     return _MODE_STRENGTH[mode]
 
 
-def parse_version(text: str) -> tuple[int, ...] | None:
-    """Dotted numeric versions only (``2``, ``2.3``, ``2.3.10``); None otherwise."""
-    if not _VERSION.match(text):
+def parse_version(text: str) -> Version | None:
+    """A release version as `packaging` reads it (PEP 440: ``2.3``, ``v2.4.0``,
+    ``2.5.0rc1``); None otherwise. ``2.3`` equals ``2.3.0``; a pre-release sorts below
+    its release, so it never meets that release's floor."""
+    from packaging.version import InvalidVersion
+    from packaging.version import Version as _Version
+
+    try:
+        return _Version(text.strip()) if text.strip() == text else None
+    except InvalidVersion:
         return None
-    return tuple(int(p) for p in text.split("."))
 
 
 @dataclass(frozen=True)
