@@ -327,6 +327,23 @@ def _missing_extra(exc: ModuleNotFoundError) -> UsageError | None:
     )
 
 
+def require_extra(module: str) -> None:
+    """Import an optional dependency up front, so its absence is exit 2 naming the extra.
+
+    Raises:
+        UsageError: ``env.missing_extra`` with the ``pip install`` line.
+    """
+    import importlib
+
+    try:
+        importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        err = _missing_extra(exc)
+        if err is None:
+            raise
+        raise err from exc
+
+
 def _handle(state: RunState, exc: BaseException) -> int:
     """Map one exception to the exit-code contract and report it (the only place)."""
     if isinstance(exc, (KeyboardInterrupt, click.exceptions.Abort)):

@@ -27,7 +27,7 @@ import click
 
 from weightguard.cli._common import render_reason
 from weightguard.cli.options import HelpCommand, require_paths
-from weightguard.cli.run import Result, contract
+from weightguard.cli.run import Result, contract, require_extra
 from weightguard.errors import UsageError
 from weightguard.report import Reason, Report, Verdict
 
@@ -190,6 +190,7 @@ def record(
     from weightguard.smoke import record_smoke
 
     require_paths([model_path], "MODEL_PATH")
+    require_extra("torch")
     target = out or default_record_path(model_path)
     if model_path.is_dir() and target.resolve().is_relative_to(model_path.resolve()):
         raise UsageError(
@@ -329,6 +330,7 @@ def check(
         )
     if trusted and allow_unsigned_record:
         raise UsageError("--allow-unsigned-record contradicts the record trust options given")
+    require_extra("torch")
     from weightguard.smoke import check_smoke
 
     verifier = None
