@@ -177,10 +177,28 @@ def convert(
     from weightguard.convert import ConversionResult
 
     assert isinstance(result, ConversionResult)
+    details = result.to_json_dict()
+    notes: tuple[str, ...] = ()
+    if (
+        result.verdict.value == "accepted"
+        and input_path.is_dir()
+        and output is not None
+        and output.resolve() != input_path.resolve()
+    ):
+        from weightguard.cli.companions import copy_companions
+
+        notes = copy_companions(input_path, output, result.skipped, force=force)
+        details["companions"] = list(notes)
+    if any(f.get("aliases") for f in details.get("files", [])):
+        notes += (
+            "tied weights are stored once, with aliases in the metadata: load with "
+            "safetensors.torch.load_model(model, path), which re-ties them "
+            "(load_file returns only the stored names)",
+        )
     report = Report(
         command="convert",
         verdict=result.verdict,
         reasons=result.reasons,
-        details=result.to_json_dict(),
+        details=details,
     )
-    return Result(report, render_text)
+    return Result(report, render_text, notes=notes)
