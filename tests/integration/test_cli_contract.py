@@ -55,8 +55,11 @@ def report_of(stdout: str, exit_code: int, code: str | None = None) -> dict[str,
     assert doc["schema"] == "https://weightguard.dev/report/v1"
     assert doc["verdict"] in ("accepted", "rejected", "incomplete", "error")
     assert doc["exit_code"] == exit_code, doc
+    from weightguard.reasons import REGISTRY
+
     for reason in doc["reasons"]:
         assert {"code", "severity", "path", "message"} <= reason.keys()
+        assert reason["code"] in REGISTRY, reason  # every emitted code is registered
     if code is not None:
         assert code in {r["code"] for r in doc["reasons"]}, doc["reasons"]
     return doc
@@ -454,3 +457,11 @@ def test_every_command_has_the_contract_options() -> None:
         assert {"output_format", "report_file", "termination_log", "quiet", "verbose"} <= names, (
             command.name
         )
+
+
+def test_shell_completion_is_served() -> None:
+    r = run_cli(env={"_WEIGHTGUARD_COMPLETE": "bash_source"})
+    assert r.rc == 0 and "complete -o nosort -F" in r.stdout, r.stderr
+    r = run_cli(env={"_WEIGHTGUARD_COMPLETE": "bash_complete", "COMP_WORDS": "weightguard ve",
+                     "COMP_CWORD": "1"})  # fmt: skip
+    assert r.rc == 0 and "plain,verify" in r.stdout, r.stdout
