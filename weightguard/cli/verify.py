@@ -126,12 +126,14 @@ def render_text(report: Report) -> str:
     "--key",
     "keys",
     multiple=True,
+    metavar="PUB.pem",
     help="Trusted EC public key (PEM); repeat for any-of.",
 )
 @click.option(
     "--cert-root",
     "cert_roots",
     multiple=True,
+    metavar="ROOT.pem",
     help="Trusted root certificate(s) (PEM); never the web PKI.",
 )
 @click.option("--cert-identity", help="Required SAN (email/URI/DNS) of the signing certificate.")
