@@ -46,7 +46,7 @@ tensors = load_file(path)
 tensors["head.weight"][0, 0] += 0.05
 save_file(tensors, path, metadata={"format": "pt"})
 PY
-expect 0 weightguard sign "$MODEL" --key "$OUT/release.pem"
+expect 0 weightguard sign "$MODEL" --key "$OUT/release.pem" --force  # replaces the first bundle
 expect 0 weightguard verify "$MODEL" --key "$OUT/release.pub.pem"
 
 step "smoke 5. the signature passes, the smoke check catches it (exit 1)"

@@ -10,13 +10,14 @@ import stat
 import tempfile
 from pathlib import Path
 
-from weightguard.errors import ModelReadError
+from weightguard.errors import ModelReadError, UsageError
 
 
 def write_atomic(path: str | os.PathLike[str], data: bytes, *, mode: int = 0o644) -> None:
     """Write `data` to `path` atomically.
 
     Raises:
+        UsageError: the target's folder does not exist (``output.dir_missing``).
         ModelReadError: the directory is not writable or the disk is full.
     """
     target = Path(path)
@@ -38,6 +39,15 @@ def write_atomic(path: str | os.PathLike[str], data: bytes, *, mode: int = 0o644
     directory = target.parent if str(target.parent) else Path(".")
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+    except (FileNotFoundError, NotADirectoryError) as exc:
+        # The user named a folder that is not there: a usage error with its fix (exit 2),
+        # not "incomplete" (exit 3).
+        raise UsageError(
+            "the output folder does not exist",
+            path=str(target),
+            code="output.dir_missing",
+            hint=f"create {directory} first",
+        ) from exc
     except OSError as exc:
         raise ModelReadError(
             f"cannot write: {exc.strerror}", path=str(target), code="output.unwritable"

@@ -97,17 +97,20 @@ class Report:
         verdict: the overall outcome.
         reasons: every reason, failing ones first is not required; renderers sort.
         details: command-specific JSON-ready fields (model, signer, files...).
+        exit_status: the exit code when it is not the verdict's own: a usage or
+            configuration error (2) and an interrupt (130) have verdict ``error`` too.
     """
 
     command: str
     verdict: Verdict
     reasons: tuple[Reason, ...] = ()
     details: Mapping[str, Any] = field(default_factory=dict)
+    exit_status: int | None = None
 
     @property
-    def exit_code(self) -> ExitCode:
-        """Exit code of the report's verdict."""
-        return self.verdict.exit_code
+    def exit_code(self) -> int:
+        """The process exit code: `exit_status` when set, else the verdict's."""
+        return self.exit_status if self.exit_status is not None else int(self.verdict.exit_code)
 
     def to_json_dict(self) -> dict[str, Any]:
         """The versioned JSON document for this report."""

@@ -121,15 +121,22 @@ def test_directory_with_output_dir(tmp_path: Path) -> None:
             pickle.dumps({f"layer{i}": np.full((2, 2), i, np.float32)}, protocol=4)
         )
     (src / "config.json").write_text("{}")
+    (src / "tokenizer.json").write_text("{}")
+    (src / "modeling_custom.py").write_text("import os\n")  # code: never copied
     keys = make_keypair(tmp_path / "keys", "k")
     rc, out = invoke(src, "-o", tmp_path / "out", "--sign-key", keys.private)
     assert rc == 0, out
     names = sorted(p.name for p in (tmp_path / "out").iterdir())
+    # issue 14: the config and tokenizer travel with the weights; code does not, and the
+    # user is told why
     assert names == [
+        "config.json",
         "conversion.provenance.json",
         "model-00001-of-00002.safetensors",
         "model-00002-of-00002.safetensors",
+        "tokenizer.json",
     ]
+    assert "not copied: modeling_custom.py" in out
 
 
 def test_keyless_signed_record(tmp_path: Path, model: Path) -> None:

@@ -150,6 +150,7 @@ def test_auto_device_says_what_it_used(env: dict[str, Path], signed_record: Path
             env["mlp"],
             "--record",
             signed_record,
+            "--allow-unsigned-record",
             *_factories("mlp"),
             "--format",
             "json",
@@ -157,8 +158,9 @@ def test_auto_device_says_what_it_used(env: dict[str, Path], signed_record: Path
     )
     assert doc["device"]["requested"] == "auto"
     assert doc["device"]["used"] == ("cuda:0" if HAS_CUDA else "cpu") and doc["device"]["why"]
-    # an unverified signed record is accepted for diagnostics, with a warning
-    assert doc["reasons"][0]["code"] == "smoke.record_unverified"
+    # an unverified record is accepted only when asked for explicitly, and loudly (issue 14)
+    codes = [r["code"] for r in doc["reasons"]]
+    assert codes[:2] == ["smoke.record_unverified_allowed", "smoke.record_unverified"]
 
 
 def _perturbed(env: dict[str, Path], tmp_path: Path) -> Path:
@@ -195,6 +197,8 @@ def test_perturbed_weight_exits_1_with_the_deviation(
             changed,
             "--record",
             signed_record,
+            "--record-key",
+            env["pub"],
             *_factories("mlp"),
             "--format",
             "json",
@@ -247,6 +251,8 @@ def test_model_that_cannot_load_exits_3(
         env["mlp"],
         "--record",
         signed_record,
+        "--record-key",
+        env["pub"],
         "--factory",
         f"examples.models.variants:{variant}",
         "--input-factory",
@@ -379,6 +385,8 @@ def test_cuda_without_cuda_exits_2_in_a_real_process(
             str(env["mlp"]),
             "--record",
             str(signed_record),
+            "--record-key",
+            str(env["pub"]),
             *_factories("mlp"),
             "--device",
             "cuda",

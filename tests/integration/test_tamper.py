@@ -205,7 +205,9 @@ def test_other_key(work: Signed) -> None:
 def test_bundle_signed_by_other_key(work: Signed) -> None:
     """An attacker re-signs the (tampered) model with their own key."""
     _flip(work)
-    assert run_cli("sign", work.model, "--key", work.other.private, "--signature", work.sig).rc == 0
+    # --force: an attacker's tool replaces bundles at will (sign refuses without it).
+    args = ["--signature", work.sig, "--force"]
+    assert run_cli("sign", work.model, "--key", work.other.private, *args).rc == 0
     assert verify(work) == ["signer.untrusted_key"]
 
 
@@ -218,7 +220,7 @@ def test_leaf_from_other_ca(work: Signed) -> None:
     p = work.pki
     r = run_cli(
         "sign", work.model, "--key", p.other_leaf_key, "--cert", p.other_leaf_cert,
-        "--signature", work.cert_sig,
+        "--signature", work.cert_sig, "--force",
     )  # fmt: skip
     assert r.rc == 0
     assert verify(work, "--cert-root", p.root, sig=work.cert_sig) == ["cert.untrusted"]
@@ -239,7 +241,10 @@ def test_bundle_of_another_model(work: Signed, tmp_path: Path) -> None:
     """A valid signature, by the trusted key, over a different model."""
     other = write(tmp_path / "other" / "config.json", b"{}")
     assert (
-        run_cli("sign", other.parent, "--key", work.keys.private, "--signature", work.sig).rc == 0
+        run_cli(
+            "sign", other.parent, "--key", work.keys.private, "--signature", work.sig, "--force"
+        ).rc
+        == 0
     )
     assert verify(work) == ["file.digest_mismatch", "file.unsigned"]
 

@@ -14,6 +14,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "weightguard"
 # Top-level module or subpackage -> layer (docs/architecture.md); imports go to lower layers.
 LAYERS = {
     "errors": 0,
+    "reasons": 0,
     "digest": 1,
     "fileio": 1,
     "untrusted": 1,

@@ -117,8 +117,18 @@ def test_text_mode_keeps_the_usual_error_line(signed: tuple[Path, Path], tmp_pat
 def test_unwritable_termination_log_fails_closed(signed: tuple[Path, Path], tmp_path: Path) -> None:
     model, pub = signed
     res = run_cli("verify", model, "--key", pub, "--termination-log", tmp_path / "no" / "dir")
-    assert res.rc == int(ExitCode.INCOMPLETE), res.stderr
-    assert "output.unwritable" in res.stderr or "cannot write" in res.stderr
+    # A missing output folder is a usage error with its fix (issue 14), not "incomplete".
+    assert res.rc == int(ExitCode.USAGE), res.stderr
+    assert "output folder does not exist" in res.stderr and "hint: create" in res.stderr
+    blocked = tmp_path / "ro"
+    blocked.mkdir()
+    blocked.chmod(0o500)
+    try:
+        res = run_cli("verify", model, "--key", pub, "--termination-log", blocked / "log")
+    finally:
+        blocked.chmod(0o700)
+    if os.geteuid() != 0:  # root writes anywhere: only an unprivileged run can test this
+        assert res.rc == int(ExitCode.INCOMPLETE), res.stderr
 
 
 def test_policy_digest_without_policy_is_a_usage_error(signed: tuple[Path, Path]) -> None:

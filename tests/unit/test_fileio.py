@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from weightguard.errors import ModelReadError
+from weightguard.errors import UsageError
 from weightguard.fileio import write_atomic
 
 
@@ -40,6 +40,7 @@ def test_dev_null_stays_a_device() -> None:
 
 
 def test_missing_directory_is_a_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(ModelReadError) as info:
+    # issue 14: a folder the user named that is not there is a usage error with its fix
+    with pytest.raises(UsageError) as info:
         write_atomic(tmp_path / "nope" / "out.json", b"x")
-    assert info.value.code == "output.unwritable"
+    assert info.value.code == "output.dir_missing" and info.value.hint

@@ -1,7 +1,9 @@
 """The `weightguard` command line: a thin click layer over the library.
 
-Each command parses options, makes one library call, renders the result and maps it to an
-exit code (0 accepted/clean, 1 rejected, 2 usage/config, 3 incomplete, 4 internal).
+Each command parses options, makes its library calls and returns a `Result`; one runner
+(`weightguard.cli.run`) renders it, writes the report files and maps every outcome to an
+exit code (0 accepted/clean, 1 rejected, 2 usage/config, 3 incomplete, 4 internal,
+130 interrupted).
 Subcommands live in their own modules and are imported only when invoked, so that
 `weightguard verify` never pays for the scanner, torch or sigstore at start-up.
 """
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+from collections.abc import Sequence
 from typing import Any
 
 import click
@@ -19,6 +22,7 @@ from weightguard import __version__
 # name -> "module:attribute"; the module is imported only when the command runs.
 _COMMANDS: dict[str, str] = {
     "keygen": "weightguard.cli.keys:keygen",
+    "key": "weightguard.cli.keys:key",
     "sign": "weightguard.cli.sign:sign",
     "verify": "weightguard.cli.verify:verify",
     "digest": "weightguard.cli.digest:digest",
@@ -30,6 +34,22 @@ _COMMANDS: dict[str, str] = {
 
 
 class _LazyGroup(click.Group):
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        """Every run leaves through `run_cli`: one report, one exit-code mapping."""
+        from weightguard.cli.run import run_cli
+
+        def click_main(argv: list[str], **kw: Any) -> Any:
+            return super(_LazyGroup, self).main(argv, prog_name, complete_var, **kw)
+
+        return run_cli(click_main, args, standalone_mode, **extra)
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(_COMMANDS)
 

@@ -12,8 +12,9 @@ from typing import Any
 
 import click
 
-from weightguard.cli._common import FORMAT_OPTION, emit, handle_errors, render_reason
-from weightguard.cli.options import with_progress
+from weightguard.cli._common import render_reason
+from weightguard.cli.options import HelpCommand, model_size, require_paths, with_progress
+from weightguard.cli.run import Result, contract
 from weightguard.cli.sigstore_options import (
     SIGN_PARAMS,
     build_sigstore_signer,
@@ -57,8 +58,19 @@ def render_text(report: Report) -> str:
     return "\n".join(lines) + "\n"
 
 
-@click.command("convert")
-@click.argument("input_path", metavar="INPUT", type=click.Path(exists=True, path_type=Path))
+@click.command(
+    "convert",
+    cls=HelpCommand,
+    sections={
+        "Signer (provenance)": ("attest", "sign_key", "sign_cert", "sign_chain", *SIGN_PARAMS),
+        "Scan": ("profiles", "no_default_profiles", "allow"),
+    },
+    examples=(
+        "weightguard convert pytorch_model.bin -o model.safetensors",
+        "weightguard convert checkpoints/ -o out/ --sign-key release.pem",
+    ),
+)
+@click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path))
 @click.option(
     "-o",
     "--output",
@@ -70,15 +82,14 @@ def render_text(report: Report) -> str:
 @click.option(
     "--attest",
     "attest",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=click.Path(path_type=Path),
     help="Write the signed provenance record here [default with a signer: OUTPUT.provenance.json].",
 )
-@click.option("--sign-key", type=click.Path(dir_okay=False), help="EC private key (PEM).")
-@click.option("--sign-cert", type=click.Path(dir_okay=False), help="Leaf certificate (PEM).")
+@click.option("--sign-key", help="EC private key (PEM).")
+@click.option("--sign-cert", help="Leaf certificate (PEM).")
 @click.option(
     "--sign-chain",
     multiple=True,
-    type=click.Path(dir_okay=False),
     help="Intermediate/root certificates to embed (repeatable).",
 )
 @click.option(
@@ -111,10 +122,8 @@ def render_text(report: Report) -> str:
     metavar="URI",
     help="SLSA builder id recorded in the provenance (CI systems pass their own).",
 )
-@click.option("--report", "report_file", type=click.Path(dir_okay=False), help="JSON report.")
-@FORMAT_OPTION
 @sign_options
-@handle_errors
+@contract("convert", model_param="input_path")
 def convert(
     input_path: Path,
     output: Path | None,
@@ -129,10 +138,8 @@ def convert(
     prefer: tuple[str, ...],
     state_dict_key: str | None,
     builder_id: str | None,
-    report_file: str | None,
-    output_format: str,
     **keyless: Any,
-) -> None:
+) -> Result:
     """Convert a pickle checkpoint (or every one in a directory) to safetensors.
 
     The input is scanned first and never unpickled; torch is not imported. Tensors are
@@ -143,6 +150,7 @@ def convert(
     from weightguard.convert.provenance import BUILDER_ID
     from weightguard.scan.allowlist import DEFAULT_PROFILES
 
+    require_paths([input_path], "INPUT")
     sigstore = pop_options(keyless, SIGN_PARAMS)
     wants_signer = bool(sign_key or sign_cert or sign_chain or sigstore.get("sigstore"))
     signer = build_signer(sign_key, sign_cert, sign_chain, sigstore) if wants_signer else None
@@ -164,14 +172,33 @@ def convert(
             builder_id=builder_id or BUILDER_ID,
             progress=bar,
         ),
+        total=model_size(input_path),
     )
     from weightguard.convert import ConversionResult
 
     assert isinstance(result, ConversionResult)
+    details = result.to_json_dict()
+    notes: tuple[str, ...] = ()
+    if (
+        result.verdict.value == "accepted"
+        and input_path.is_dir()
+        and output is not None
+        and output.resolve() != input_path.resolve()
+    ):
+        from weightguard.cli.companions import copy_companions
+
+        notes = copy_companions(input_path, output, result.skipped, force=force)
+        details["companions"] = list(notes)
+    if any(f.get("aliases") for f in details.get("files", [])):
+        notes += (
+            "tied weights are stored once, with aliases in the metadata: load with "
+            "safetensors.torch.load_model(model, path), which re-ties them "
+            "(load_file returns only the stored names)",
+        )
     report = Report(
         command="convert",
         verdict=result.verdict,
         reasons=result.reasons,
-        details=result.to_json_dict(),
+        details=details,
     )
-    emit(report, output_format, text=render_text, report_file=report_file)
+    return Result(report, render_text, notes=notes)

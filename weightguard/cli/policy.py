@@ -7,15 +7,17 @@ policy output, so verify.py stays short).
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
-from weightguard.cli._common import handle_errors, render_reason
+from weightguard.cli._common import render_reason
+from weightguard.cli.options import HelpCommand
+from weightguard.cli.run import Result, contract
 from weightguard.errors import ExitCode
-from weightguard.report import Report
+from weightguard.report import Reason, Report, Verdict
 
 
 def render_gate_text(report: Report) -> str:
@@ -60,17 +62,25 @@ def policy() -> None:
     """Check policy files and see how they apply to a model."""
 
 
-@policy.command()
-@click.argument("policy_path", metavar="POLICY", type=click.Path(path_type=Path))
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
+def _lint_text(report: Report) -> str:
+    d = report.details
+    if d["problems"]:
+        return "".join(f"{r.path}: {r.message} [{r.code}]\n" for r in report.reasons)
+    lines = [f"{d['policy']}: warning: {w}" for w in d["warnings"]]
+    lines.append(
+        f"OK: {d['policy']}: policy {d['name']!r} {d['digest']}: {d['signers']} signer(s), "
+        f"{d['rules']} rule(s), {d['exceptions']} exception(s), mode {d['mode']}"
+    )
+    return "\n".join(lines) + "\n"
+
+
+@policy.command(
+    cls=HelpCommand,
+    examples=("weightguard policy lint policies/default.yaml",),
 )
-@handle_errors
-def lint(policy_path: Path, output_format: str) -> None:
+@click.argument("policy_path", metavar="POLICY", type=click.Path(path_type=Path))
+@contract("policy lint", model_param="policy_path")
+def lint(policy_path: Path) -> Result:
     """Validate POLICY strictly and list every problem (exit 0 clean, 2 invalid)."""
     from weightguard.policy import PolicyError
     from weightguard.policy.explain import lint_warnings
@@ -81,44 +91,62 @@ def lint(policy_path: Path, output_format: str) -> None:
     except PolicyError as err:
         policy_value, problems = None, list(err.problems)
     warnings = lint_warnings(policy_value) if policy_value is not None else []
-    if output_format == "json":
-        doc = {
-            "command": "policy lint",
-            "policy": str(policy_path),
-            "valid": not problems,
-            "digest": policy_value.digest if policy_value else None,
-            "problems": [p.to_json_dict() for p in problems],
-            "warnings": warnings,
-        }
-        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
-    elif problems:
-        for p in problems:
-            click.echo(f"{p} [{p.code}]")
-        click.echo(f"{policy_path}: {len(problems)} problem(s)", err=True)
-    else:
-        assert policy_value is not None
-        for w in warnings:
-            click.echo(f"{policy_path}: warning: {w}")
-        click.echo(
-            f"OK: {policy_path}: policy {policy_value.name!r} {policy_value.digest}: "
-            f"{len(policy_value.signers)} signer(s), {len(policy_value.rules)} rule(s), "
-            f"{len(policy_value.exceptions)} exception(s), mode {policy_value.mode}"
+    details: dict[str, Any] = {
+        "policy": str(policy_path),
+        "valid": not problems,
+        "digest": policy_value.digest if policy_value else None,
+        "problems": [p.to_json_dict() for p in problems],
+        "warnings": warnings,
+    }
+    if policy_value is not None:
+        details.update(
+            name=policy_value.name,
+            signers=len(policy_value.signers),
+            rules=len(policy_value.rules),
+            exceptions=len(policy_value.exceptions),
+            mode=policy_value.mode,
         )
-    sys.exit(int(ExitCode.USAGE if problems else ExitCode.OK))
+    reasons = tuple(
+        Reason(
+            p.code,
+            p.message if not p.key else f"{p.key}: {p.message}",
+            f"{p.file}:{p.line}" if p.line else p.file,
+        )
+        for p in problems
+    )
+    if problems:
+        report = Report("policy lint", Verdict.ERROR, reasons, details, int(ExitCode.USAGE))
+        return Result(report, _lint_text, notes=(f"{policy_path}: {len(problems)} problem(s)",))
+    return Result(Report("policy lint", Verdict.ACCEPTED, (), details), _lint_text)
 
 
-@policy.command()
+def _explain_text(report: Report) -> str:
+    d = report.details
+    pol = d["policy"]
+    lines = [f"policy {pol['name']!r} {pol['digest']} (mode {pol['mode']}) on {d['model']}"]
+    for f in d["files"]:
+        lines.append(f"{f['path']}  [{f.get('format') or 'unreadable'}]")
+        if f.get("unmatched") is not None:
+            fate = {"deny": "fails", "warn": "warns", "allow": "allowed"}[f["unmatched"]]
+            lines.append(f"  no rule matches: {fate} (unmatchedFiles: {f['unmatched']})")
+        for m in f.get("rules", []):
+            lines.append(f"  rule {m['rule']}: matched by {m['pattern']!r}")
+        for check in f.get("checks", []):
+            lines.append(f"    - {check}")
+        for exc in f.get("exceptions", []):
+            lines.append(f"  exception: {exc}")
+    lines.extend(f"model: {line}" for line in d["model_checks"])
+    return "\n".join(lines) + "\n"
+
+
+@policy.command(
+    cls=HelpCommand,
+    examples=("weightguard policy explain policies/default.yaml MODEL",),
+)
 @click.argument("policy_path", metavar="POLICY", type=click.Path(path_type=Path))
 @click.argument("model_path", metavar="MODEL", type=click.Path(path_type=Path))
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-)
-@handle_errors
-def explain(policy_path: Path, model_path: Path, output_format: str) -> None:
+@contract("policy explain")
+def explain(policy_path: Path, model_path: Path) -> Result:
     """Show which rule matches which file of MODEL and why (nothing is verified)."""
     from weightguard.policy.explain import explain_files, model_files, rule_model_checks
     from weightguard.policy.schema import load_policy
@@ -130,31 +158,15 @@ def explain(policy_path: Path, model_path: Path, output_format: str) -> None:
             model_path, allow_symlinks=pol.allow_symlinks, unmatched_files=pol.unmatched_files
         ),
     )
-    model_level = rule_model_checks(pol)
-    if output_format == "json":
-        doc = {
-            "command": "policy explain",
-            "policy": {"name": pol.name, "path": str(policy_path), "digest": pol.digest},
-            "model": str(model_path),
-            "files": [f.to_json_dict() for f in files],
-            "model_checks": model_level,
-        }
-        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
-        sys.exit(0)
-    click.echo(f"policy {pol.name!r} {pol.digest} (mode {pol.mode}) on {model_path}")
-    from weightguard.cli._textsafe import escape
-
-    for f in files:
-        click.echo(f"{escape(f.path)}  [{f.format or 'unreadable'}]")
-        if f.unmatched is not None:
-            fate = {"deny": "fails", "warn": "warns", "allow": "allowed"}[f.unmatched]
-            click.echo(f"  no rule matches: {fate} (unmatchedFiles: {f.unmatched})")
-        for rule, pattern in f.matches:
-            click.echo(f"  rule {rule}: matched by {pattern!r}")
-        for check in f.checks:
-            click.echo(f"    - {check}")
-        for exc in f.exceptions:
-            click.echo(f"  exception: {exc}")
-    for line in model_level:
-        click.echo(f"model: {line}")
-    sys.exit(0)
+    details = {
+        "policy": {
+            "name": pol.name,
+            "path": str(policy_path),
+            "digest": pol.digest,
+            "mode": pol.mode,
+        },
+        "model": str(model_path),
+        "files": [f.to_json_dict() for f in files],
+        "model_checks": rule_model_checks(pol),
+    }
+    return Result(Report("policy explain", Verdict.ACCEPTED, (), details), _explain_text)

@@ -1,4 +1,4 @@
-"""The gate's runtime contract: what `weightguard verify` promises inside a container.
+"""The runtime contract every command keeps (built for `weightguard verify` in a container).
 
 In a Kubernetes init container only the exit code decides (non-zero: the pod never starts).
 These helpers make that outcome readable without writing anywhere but the paths the user
@@ -18,21 +18,17 @@ Library code stays silent; only this CLI layer writes the outputs above.
 from __future__ import annotations
 
 import contextlib
-import functools
 import hashlib
-import json
 import logging
 import os
 import re
 import sys
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, NoReturn
-
-import click
+from typing import Any
 
 from weightguard.errors import (
     ConfigError,
@@ -52,43 +48,13 @@ _META_KEY = "weightguard.runtime"
 _DIGEST_PIN = re.compile(r"sha256:[0-9a-f]{64}")
 
 _OUTCOME_WORDS = {
-    ExitCode.OK: "ACCEPTED",
-    ExitCode.REJECTED: "REJECTED",
-    ExitCode.USAGE: "CONFIGURATION ERROR",
-    ExitCode.INCOMPLETE: "INCOMPLETE",
-    ExitCode.INTERNAL: "INTERNAL ERROR",
+    int(ExitCode.OK): "ACCEPTED",
+    int(ExitCode.REJECTED): "REJECTED",
+    int(ExitCode.USAGE): "CONFIGURATION ERROR",
+    int(ExitCode.INCOMPLETE): "INCOMPLETE",
+    int(ExitCode.INTERNAL): "INTERNAL ERROR",
+    130: "INTERRUPTED",
 }
-
-
-def runtime_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Add ``--termination-log``, ``--log-format`` and ``--policy-digest`` to a command."""
-    for option in reversed(
-        (
-            click.option(
-                "--termination-log",
-                "termination_log",
-                type=click.Path(dir_okay=False),
-                help="Write a one-line outcome (<= 4 KiB) here, e.g. /dev/termination-log.",
-            ),
-            click.option(
-                "--log-format",
-                "log_format",
-                type=click.Choice(["text", "json"]),
-                default="text",
-                show_default=True,
-                envvar=LOG_FORMAT_ENV,
-                help=f"json: one JSON event per line on stderr [env {LOG_FORMAT_ENV}].",
-            ),
-            click.option(
-                "--policy-digest",
-                "policy_digest",
-                metavar="sha256:HEX",
-                help="Refuse a policy file whose SHA-256 differs (pin it in the pod spec).",
-            ),
-        )
-    ):
-        func = option(func)
-    return func
 
 
 def one_line(text: str) -> str:
@@ -209,6 +175,8 @@ class Runtime:
             return
         record = {"ts": _now(), "level": level, "event": name, "command": self.command}
         record.update({k: v for k, v in fields.items() if v is not None})
+        import json  # JSON log mode only: `weightguard scan` start-up never needs it
+
         sys.stderr.write(json.dumps(record, default=str, ensure_ascii=False) + "\n")
         sys.stderr.flush()
 
@@ -234,9 +202,10 @@ class Runtime:
             root.handlers[:] = saved_handlers
             root.setLevel(saved_level)
 
-    def outcome_line(self, code: ExitCode, summary: str) -> str:
+    def outcome_line(self, code: int, summary: str) -> str:
         """``weightguard verify: REJECTED (exit 1): <summary>``."""
-        return f"weightguard {self.command}: {_OUTCOME_WORDS[code]} (exit {int(code)}): {summary}"
+        word = _OUTCOME_WORDS.get(int(code), "ERROR")
+        return f"weightguard {self.command}: {word} (exit {int(code)}): {summary}"
 
     def record_report(self, report: Report, report_file: str | None) -> None:
         """Write the report file and termination message, and log reasons and the decision.
@@ -271,7 +240,13 @@ class Runtime:
         )
 
     def record_error(
-        self, code: ExitCode, reason: str, message: str, path: str | None = None
+        self,
+        code: int,
+        reason: str,
+        message: str,
+        path: str | None = None,
+        *,
+        hint: str | None = None,
     ) -> None:
         """Log a failure and write its termination message; never masks the failure."""
         where = f"{path}: " if path else ""
@@ -282,6 +257,7 @@ class Runtime:
             code=reason,
             path=path,
             message=one_line(message),
+            hint=hint,
             duration_s=round(time.monotonic() - self.started, 3),
         )
         if not self.termination_log:
@@ -292,35 +268,6 @@ class Runtime:
             )
         except WeightguardError as err:  # the exit code is already non-zero: say so, go on
             self.event("warning", "warning", code=err.code, message=err.one_line())
-
-    @contextlib.contextmanager
-    def guard(self) -> Iterator[None]:
-        """Record every failure of the body; in JSON mode, also exit with its code.
-
-        Text mode re-raises, so `handle_errors` prints its usual one-line error.
-        """
-        try:
-            yield
-        except WeightguardError as err:
-            self.record_error(err.exit_code, err.code, err.message, err.path)
-            if self.json_events:
-                sys.exit(int(err.exit_code))
-            raise
-        except click.ClickException as exc:
-            self.record_error(ExitCode.USAGE, "usage.invalid", exc.format_message())
-            raise
-        except (click.exceptions.Exit, SystemExit, KeyboardInterrupt):
-            raise
-        except OSError as exc:
-            self.record_error(ExitCode.INCOMPLETE, "input.unreadable", str(exc), exc.filename)
-            if self.json_events:
-                sys.exit(int(ExitCode.INCOMPLETE))
-            raise
-        except Exception as exc:
-            self.record_error(ExitCode.INTERNAL, "internal.error", f"{type(exc).__name__}: {exc}")
-            if self.json_events:
-                sys.exit(int(ExitCode.INTERNAL))
-            raise
 
     def _check_report_policy(self, report: Report) -> None:
         # Closes the gap between the pin check and the policy loader's own read: the digest
@@ -390,92 +337,3 @@ def summarize(report: Report) -> str:
     if details["warnings"]:
         parts.append(f"{details['warnings']} warning(s)")
     return " ".join(parts)
-
-
-def runtime_contract(
-    command: str, *, policy_param: str = "policy", model_param: str = "model_path"
-) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Decorator (below `handle_errors`) that consumes the runtime options and guards the body.
-
-    The body ends with `finish(...)` instead of `emit(...)` so the report reaches the
-    report file, the termination log and the event log before stdout.
-    """
-
-    def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
-        @functools.wraps(func)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            runtime = Runtime(
-                command,
-                termination_log=kwargs.pop("termination_log", None),
-                log_format=kwargs.pop("log_format", "text") or "text",
-            )
-            pin = kwargs.pop("policy_digest", None)
-            click.get_current_context().meta[_META_KEY] = runtime
-            policy = kwargs.get(policy_param)
-            refused = _refused_output(runtime, kwargs, model_param)
-            with runtime.library_output_as_events(), runtime.guard():
-                if refused is not None:
-                    raise refused
-                runtime.event(
-                    "start",
-                    model=str(kwargs.get(model_param)),
-                    policy=str(policy) if policy else None,
-                    policy_pin=pin,
-                )
-                checked = check_policy_pin(str(policy) if policy else None, pin)
-                if checked:
-                    runtime.policy_pin = checked
-                    runtime.event("policy_pinned", policy=str(policy), digest=checked)
-                return func(*args, **kwargs)
-
-        return wrapper
-
-    return decorate
-
-
-def _refused_output(
-    runtime: Runtime, kwargs: dict[str, Any], model_param: str
-) -> UsageError | None:
-    # --report/--termination-log inside the model would change what was verified; a
-    # refused termination log is not written even to report the refusal.
-    from weightguard.cli._outputs import refused_output
-
-    found = refused_output(
-        kwargs.get(model_param),
-        [("--report", kwargs.get("report_file")), ("--termination-log", runtime.termination_log)],
-        [
-            *kwargs.get("signatures", ()),
-            *kwargs.get("attestations", ()),
-            *([kwargs["policy"]] if kwargs.get("policy") else []),
-        ],
-    )
-    if found is None:
-        return None
-    flag, error = found
-    if flag == "--termination-log":
-        runtime.termination_log = None
-    return error
-
-
-def current_runtime() -> Runtime | None:
-    """The running command's `Runtime`, if its command uses `runtime_contract`."""
-    ctx = click.get_current_context(silent=True)
-    found = ctx.meta.get(_META_KEY) if ctx else None
-    return found if isinstance(found, Runtime) else None
-
-
-def finish(
-    report: Report,
-    output_format: str,
-    *,
-    text: Callable[[Report], str],
-    report_file: str | None = None,
-) -> NoReturn:
-    """Record the report (file, termination log, events), render it to stdout, and exit."""
-    from weightguard.cli._common import emit
-
-    runtime = current_runtime()
-    if runtime is None:
-        emit(report, output_format, text=text, report_file=report_file)
-    runtime.record_report(report, report_file)
-    emit(report, output_format, text=text)

@@ -6,11 +6,11 @@ fully parsed, budget hit, unknown format) and nothing unsafe, 4 internal error, 
 
 from __future__ import annotations
 
-import sys
-
 import click
 
-from weightguard.cli._common import handle_errors, report_json
+from weightguard.cli._common import report_json
+from weightguard.cli.options import HelpCommand
+from weightguard.cli.run import Result, contract, current_output
 from weightguard.report import Reason, Report, Verdict
 
 _VERDICT = {"clean": Verdict.ACCEPTED, "unsafe": Verdict.REJECTED, "incomplete": Verdict.INCOMPLETE}
@@ -62,7 +62,14 @@ def render_text(report: Report) -> str:
     return "\n".join(lines) + "\n"
 
 
-@click.command("scan")
+@click.command(
+    "scan",
+    cls=HelpCommand,
+    examples=(
+        "weightguard scan pytorch_model.bin",
+        "weightguard scan checkpoints/ --profile hf-trainer --format sarif -o scan.sarif",
+    ),
+)
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @click.option(
     "--profile",
@@ -91,31 +98,22 @@ def render_text(report: Report) -> str:
     "a GLOB without `/` matches a name at any depth).",
 )
 @click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["text", "json", "sarif"]),
-    default="text",
-    show_default=True,
-    help="Report format.",
-)
-@click.option(
     "--output",
     "-o",
     "output",
-    type=click.Path(dir_okay=False),
     default=None,
-    help="Write the report to FILE instead of stdout (a summary line still goes to stdout).",
+    help="Write the report (in --format) to FILE instead of stdout (a summary line still "
+    "goes to stdout).",
 )
-@handle_errors
+@contract("scan", formats=("text", "json", "sarif"), model_param="paths")
 def scan(
     paths: tuple[str, ...],
     profiles: tuple[str, ...],
     no_default_profiles: bool,
     allow: tuple[str, ...],
     exclude: tuple[str, ...],
-    output_format: str,
     output: str | None,
-) -> None:
+) -> Result:
     """Scan model files and directories for code that loading them would run.
 
     Nothing is unpickled or imported: pickles are interpreted symbolically and every
@@ -128,24 +126,19 @@ def scan(
     chosen = (() if no_default_profiles else DEFAULT_PROFILES) + profiles
     result = run_scan(list(paths), profiles=chosen, allow=allow, exclude=exclude)
     report = build_report(result)
-    from weightguard.cli._textsafe import escaped_report
 
-    if output_format == "json":
-        body = report_json(report)
-    elif output_format == "sarif":
+    def sarif(_: Report) -> str:
         import json
 
         from weightguard.scan.sarif import to_sarif
 
-        body = json.dumps(to_sarif(result, version=__version__), indent=2) + "\n"
-    else:
-        body = render_text(escaped_report(report))  # file names cannot forge lines
-    if output:
-        from weightguard.fileio import write_atomic
+        return json.dumps(to_sarif(result, version=__version__), indent=2) + "\n"
 
-        write_atomic(output, body.encode())
-        sys.stdout.write(render_text(escaped_report(report)).splitlines()[0] + "\n")
-    else:
-        sys.stdout.write(body)
-    sys.stdout.flush()
-    sys.exit(int(report.exit_code))
+    if not output:
+        return Result(report, render_text, sarif)
+    from weightguard.fileio import write_atomic
+
+    fmt = current_output().format
+    body = {"json": report_json, "sarif": sarif}.get(fmt, render_text)(report)
+    write_atomic(output, body.encode())
+    return Result(report, render_text, sarif, stdout=render_text(report).splitlines()[0] + "\n")

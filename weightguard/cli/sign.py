@@ -7,8 +7,15 @@ from typing import Any
 
 import click
 
-from weightguard.cli._common import handle_errors
-from weightguard.cli.options import key_password, parse_size, with_progress
+from weightguard.cli.options import (
+    HelpCommand,
+    key_password,
+    model_size,
+    parse_size,
+    require_paths,
+    with_progress,
+)
+from weightguard.cli.run import Result, contract
 from weightguard.cli.sigstore_options import (
     SIGN_PARAMS,
     build_sigstore_signer,
@@ -17,6 +24,19 @@ from weightguard.cli.sigstore_options import (
 )
 from weightguard.errors import UsageError
 from weightguard.manifest import DEFAULT_SHARD_SIZE
+from weightguard.report import Report, Verdict
+
+SIGN_SECTIONS = {
+    "Signer": ("key", "cert", "chain"),
+    "Keyless (Sigstore)": SIGN_PARAMS,
+    "Hashing": (
+        "hash_type",
+        "shards",
+        "ignore_paths",
+        "no_ignore_git_paths",
+        "allow_symlinks",
+    ),
+}
 
 
 def build_signer(
@@ -37,8 +57,12 @@ def build_signer(
         )
     password = key_password(key)
     if cert:
+        from weightguard.signing.keys import load_certificates
+        from weightguard.signing.preflight import check_signing_chain
         from weightguard.signing.x509 import CertificateSigner
 
+        certs = [load_certificates(cert)[0], *(c for p in chain for c in load_certificates(p))]
+        check_signing_chain(certs, cert)
         return CertificateSigner.from_files(key, cert, chain, password)
     if chain:
         raise UsageError("--chain needs --cert")
@@ -54,26 +78,68 @@ def release_fields(version: str) -> dict[str, str]:
     from weightguard.policy.schema import parse_version
 
     if parse_version(version) is None:
-        raise UsageError(f"--model-version must be dotted numbers like 2.3.0, got {version!r}")
+        raise UsageError(
+            f"--model-version must be a release version like 2.3.0 or v2.3.0, got {version!r}",
+            code="usage.version",
+        )
     now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
     return {"weightguard_version": version, "weightguard_signed_at": now.isoformat()}
 
 
-@click.command()
-@click.argument("model_path", type=click.Path(exists=True, path_type=Path))
-@click.option("--key", type=click.Path(dir_okay=False), help="EC private key (PEM).")
-@click.option("--cert", type=click.Path(dir_okay=False), help="Signing (leaf) certificate (PEM).")
+def refuse_overwrite(target: Path, force: bool) -> None:
+    """A bundle already there is someone's signature: replace it only with --force.
+
+    Raises:
+        UsageError: ``sign.bundle_exists``, with how to co-sign instead.
+    """
+    if force or not (target.exists() or target.is_symlink()):
+        return
+    folder = target.with_name(target.name + ".d")
+    raise UsageError(
+        "a signature bundle already exists here (possibly another signer's)",
+        path=str(target),
+        code="sign.bundle_exists",
+        hint=f"to co-sign, write yours into {folder}/ (--signature {folder}/NAME.sig); "
+        "to replace it, pass --force",
+    )
+
+
+def _text(report: Report) -> str:
+    d = report.details
+    return (
+        f"signed {d['model']['path']}: {d['model']['root_digest']}\n"
+        f"wrote {d['signature']} ({d['resources']} resources)\n"
+    )
+
+
+@click.command(
+    cls=HelpCommand,
+    sections=SIGN_SECTIONS,
+    examples=(
+        "weightguard sign MODEL --key release.pem",
+        "weightguard sign MODEL --key leaf.key --cert leaf.pem --chain ca.pem",
+        "weightguard sign MODEL --key second.pem --signature MODEL/model.sig.d/second.sig",
+        "weightguard sign MODEL --sigstore            # keyless, in CI",
+    ),
+)
+@click.argument("model_path", type=click.Path(path_type=Path))
+@click.option("--key", help="EC private key (PEM).")
+@click.option("--cert", "--certificate", "cert", help="Signing (leaf) certificate (PEM).")
 @click.option(
     "--chain",
+    "--certificate-chain",
+    "chain",
     multiple=True,
-    type=click.Path(dir_okay=False),
     help="Intermediate/root certificates to embed, in order (repeatable).",
 )
 @click.option(
     "--signature",
-    type=click.Path(dir_okay=False, path_type=Path),
+    "--bundle",
+    "signature",
+    type=click.Path(path_type=Path),
     help="Output bundle [default: MODEL_DIR/model.sig or FILE.sig].",
 )
+@click.option("--force", is_flag=True, help="Replace an existing bundle at the output path.")
 @click.option(
     "--hash",
     "hash_type",
@@ -88,7 +154,7 @@ def release_fields(version: str) -> dict[str, str]:
     flag_value=str(DEFAULT_SHARD_SIZE),
     default=None,
     metavar="[SIZE]",
-    help="Shards mode; optional shard size (bytes, or 1G/512M).",
+    help="Shards mode; optional shard size: bytes or a unit (1GiB, 512MiB, 1GB).",
 )
 @click.option(
     "--ignore", "ignore_paths", multiple=True, help="Model-relative path to leave out (repeatable)."
@@ -98,17 +164,18 @@ def release_fields(version: str) -> dict[str, str]:
 @click.option(
     "--model-version",
     metavar="VERSION",
-    help="Sign this release version (dotted numbers) and the signing time into the "
+    help="Sign this release version (e.g. 2.4.0 or v2.4.0) and the signing time into the "
     "statement, for policy rollback floors (minVersion, notSignedBefore).",
 )
 @sign_options
-@handle_errors
+@contract("sign")
 def sign(
     model_path: Path,
     key: str | None,
     cert: str | None,
     chain: tuple[str, ...],
     signature: Path | None,
+    force: bool,
     hash_type: str,
     shards: str | None,
     ignore_paths: tuple[str, ...],
@@ -116,13 +183,29 @@ def sign(
     allow_symlinks: bool,
     model_version: str | None,
     **keyless: Any,
-) -> None:
-    """Sign MODEL_PATH (a directory or one weight file) into an OMS bundle."""
+) -> Result:
+    """Sign MODEL_PATH (a directory or one weight file) into an OMS bundle.
+
+    An existing bundle is never replaced without --force: co-signers write theirs into
+    MODEL/model.sig.d/ (a policy counts every bundle there towards its thresholds).
+    """
+    from weightguard.api import SignResult, default_signature_path
     from weightguard.api import sign as sign_model
 
+    require_paths([model_path], "MODEL_PATH")
+    require_paths([p for p in (key, cert, *chain) if p], "--key/--cert/--chain")
+    target = signature or default_signature_path(model_path)
+    if not target.parent.is_dir():
+        raise UsageError(
+            "the folder for the signature does not exist",
+            path=str(target.parent),
+            code="output.dir_missing",
+            hint=f"create it first (mkdir -p {target.parent})",
+        )
     extra = release_fields(model_version) if model_version is not None else None
-
+    shard_size = parse_size(shards) if shards else None
     signer = build_signer(key, cert, chain, pop_options(keyless, SIGN_PARAMS))
+    refuse_overwrite(target, force)
     result = with_progress(
         "hashing",
         lambda bar: sign_model(
@@ -130,16 +213,21 @@ def sign(
             signer,  # type: ignore[arg-type]
             signature_path=signature,
             hash_type=hash_type,
-            shard_size=parse_size(shards) if shards else None,
+            shard_size=shard_size,
             ignore_paths=ignore_paths,
             ignore_git_paths=not no_ignore_git_paths,
             allow_symlinks=allow_symlinks,
             progress=bar,
             predicate_extra=extra,
         ),
+        total=model_size(model_path),
     )
-    from weightguard.api import SignResult
-
     assert isinstance(result, SignResult)
-    click.echo(f"signed {model_path}: sha256:{result.root_digest}")
-    click.echo(f"wrote {result.signature_path} ({len(result.manifest.resources)} resources)")
+    details = {
+        "model": {"path": str(model_path), "root_digest": f"sha256:{result.root_digest}"},
+        "signature": str(result.signature_path),
+        "resources": len(result.manifest.resources),
+        "hash_type": hash_type,
+        **({"version": model_version} if model_version else {}),
+    }
+    return Result(Report("sign", Verdict.ACCEPTED, (), details), _text)

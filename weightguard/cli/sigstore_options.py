@@ -86,10 +86,14 @@ def verify_options(func: Callable[..., Any]) -> Callable[..., Any]:
             ),
             click.option(
                 "--sigstore-identity-regex",
+                "--certificate-identity-regexp",
+                "sigstore_identity_regex",
                 help="Keyless signer identity regex, anchored at both ends.",
             ),
             click.option(
                 "--sigstore-issuer",
+                "--certificate-oidc-issuer",
+                "sigstore_issuer",
                 metavar="URL",
                 help="OIDC issuer the identity must come from (required with an identity).",
             ),
@@ -115,13 +119,11 @@ def verify_options(func: Callable[..., Any]) -> Callable[..., Any]:
             ),
             click.option(
                 "--trusted-root",
-                type=click.Path(dir_okay=False),
                 help="Pinned Sigstore trusted_root.json [default: the production root "
                 "shipped with sigstore].",
             ),
             click.option(
                 "--trust-config",
-                type=click.Path(dir_okay=False),
                 help="ClientTrustConfig JSON (private instance); its trusted root is used.",
             ),
             click.option(

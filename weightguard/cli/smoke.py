@@ -5,10 +5,15 @@ directory is appended to it (last, so it never shadows an installed module), whi
 `examples.models.mlp:build` work from the repository root. torch is imported only when
 a subcommand runs.
 
+`check` fails closed: it needs trust for the record (`--record-key`, `--record-cert-root`
+or `--record-sigstore-identity` + `--record-sigstore-issuer`), or an explicit, loud
+`--allow-unsigned-record`; without either it is a usage error (exit 2).
+
 Exit codes: 0 recorded / outputs match, 1 mismatch or bad record (other weights, bad
-signature, unsigned when a key is given), 2 usage (bad flags, `--device cuda` without a
-GPU, unknown factory), 3 the model cannot be loaded, built or run (missing/unexpected
-keys, shape or dtype mismatch), 4 internal error.
+signature, unsigned when trust is given), 2 usage (bad flags, no record trust,
+`--device cuda` without a GPU, unknown factory, torch not installed), 3 the model cannot
+be loaded, built or run (missing/unexpected keys, shape or dtype mismatch), 4 internal
+error.
 """
 
 from __future__ import annotations
@@ -20,9 +25,11 @@ from typing import Any
 
 import click
 
-from weightguard.cli._common import FORMAT_OPTION, emit, handle_errors, render_reason
+from weightguard.cli._common import render_reason
+from weightguard.cli.options import HelpCommand, require_paths
+from weightguard.cli.run import Result, contract, require_extra
 from weightguard.errors import UsageError
-from weightguard.report import Report, Verdict
+from weightguard.report import Reason, Report, Verdict
 
 DEVICE_HELP = "auto (CUDA when present, else CPU), cpu, cuda or cuda:N; cuda never falls back."
 
@@ -130,8 +137,14 @@ def smoke() -> None:
     """
 
 
-@smoke.command()
-@click.argument("model_path", type=click.Path(exists=True, path_type=Path))
+@smoke.command(
+    cls=HelpCommand,
+    examples=(
+        "weightguard smoke record model.safetensors --factory pkg.models:build "
+        "--input-shape 8,16 --sign-key release.pem",
+    ),
+)
+@click.argument("model_path", type=click.Path(path_type=Path))
 @click.option("--factory", required=True, help="Model factory, module:function (no arguments).")
 @click.option("--input-factory", help="Input factory, module:function(seed) -> tensor(s).")
 @click.option(
@@ -150,20 +163,11 @@ def smoke() -> None:
 )
 @click.option(
     "--out",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=click.Path(path_type=Path),
     help="Record file [default: MODEL.smoke.json beside the model].",
 )
-@click.option(
-    "--sign-key", type=click.Path(dir_okay=False), help="EC private key: DSSE-sign the record."
-)
-@FORMAT_OPTION
-@click.option(
-    "--report",
-    "report_file",
-    type=click.Path(dir_okay=False),
-    help="Also write the JSON report here.",
-)
-@handle_errors
+@click.option("--sign-key", help="EC private key: DSSE-sign the record.")
+@contract("smoke record")
 def record(
     model_path: Path,
     factory: str,
@@ -176,9 +180,7 @@ def record(
     atol: float | None,
     out: Path | None,
     sign_key: str | None,
-    output_format: str,
-    report_file: str | None,
-) -> None:
+) -> Result:
     """Run MODEL_PATH (safetensors file or directory) once and write a smoke record.
 
     The record binds the outputs to the weights' root digest (as `weightguard digest`
@@ -187,6 +189,8 @@ def record(
     from weightguard.fileio import write_atomic
     from weightguard.smoke import record_smoke
 
+    require_paths([model_path], "MODEL_PATH")
+    require_extra("torch")
     target = out or default_record_path(model_path)
     if model_path.is_dir() and target.resolve().is_relative_to(model_path.resolve()):
         raise UsageError(
@@ -233,75 +237,134 @@ def record(
             for o in outputs
         ],
     }
-    emit(
-        Report("smoke record", Verdict.ACCEPTED, (), details),
-        output_format,
-        text=render_record,
-        report_file=report_file,
-    )
+    return Result(Report("smoke record", Verdict.ACCEPTED, (), details), render_record)
 
 
-@smoke.command()
-@click.argument("model_path", type=click.Path(exists=True, path_type=Path))
-@click.option(
-    "--record",
-    "record_path",
-    required=True,
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+@smoke.command(
+    cls=HelpCommand,
+    sections={
+        "Record trust (one is required)": (
+            "record_keys",
+            "record_cert_roots",
+            "record_cert_identity",
+            "record_sigstore_identity",
+            "record_sigstore_issuer",
+            "record_trusted_root",
+            "allow_unsigned_record",
+        ),
+    },
+    examples=(
+        "weightguard smoke check model.safetensors --record model.smoke.json "
+        "--record-key release.pub.pem --factory pkg.models:build --device cuda",
+    ),
 )
+@click.argument("model_path", type=click.Path(path_type=Path))
+@click.option("--record", "record_path", required=True, type=click.Path(path_type=Path))
 @click.option(
     "--record-key",
     "record_keys",
     multiple=True,
-    type=click.Path(dir_okay=False),
-    help="Trusted EC public key(s) of the record signer; the record must then be signed by one.",
+    help="Trusted EC public key(s) of the record signer; the record must be signed by one.",
+)
+@click.option(
+    "--record-cert-root",
+    "record_cert_roots",
+    multiple=True,
+    help="Or: trusted root certificate(s) for an X.509-signed record.",
+)
+@click.option("--record-cert-identity", help="With --record-cert-root: required SAN.")
+@click.option("--record-sigstore-identity", help="Or: keyless record signer identity (exact).")
+@click.option("--record-sigstore-issuer", metavar="URL", help="Its OIDC issuer (required).")
+@click.option("--record-trusted-root", help="Pinned Sigstore trusted_root.json for the record.")
+@click.option(
+    "--allow-unsigned-record",
+    is_flag=True,
+    help="Compare against a record nobody vouches for (unsigned or unverified); loud.",
 )
 @click.option("--factory", required=True, help="Model factory, module:function (no arguments).")
 @click.option("--input-factory", help="Input factory; required when the record used one.")
 @click.option("--device", default="auto", show_default=True, help=DEVICE_HELP)
 @click.option("--rtol", type=float, help="Override the record's relative tolerance.")
 @click.option("--atol", type=float, help="Override the record's absolute tolerance (units of RMS).")
-@FORMAT_OPTION
-@click.option(
-    "--report",
-    "report_file",
-    type=click.Path(dir_okay=False),
-    help="Also write the JSON report here.",
-)
-@handle_errors
+@contract("smoke check")
 def check(
     model_path: Path,
     record_path: Path,
     record_keys: tuple[str, ...],
+    record_cert_roots: tuple[str, ...],
+    record_cert_identity: str | None,
+    record_sigstore_identity: str | None,
+    record_sigstore_issuer: str | None,
+    record_trusted_root: str | None,
+    allow_unsigned_record: bool,
     factory: str,
     input_factory: str | None,
     device: str,
     rtol: float | None,
     atol: float | None,
-    output_format: str,
-    report_file: str | None,
-) -> None:
+) -> Result:
     """Load and run MODEL_PATH here and compare its outputs with --record.
 
-    TF32 is off and deterministic kernels are requested for the run. Exit 0 match,
-    1 mismatch (largest deviation and where) or bad record, 2 usage, 3 cannot load.
+    The record must be signed by someone you trust (--record-key, --record-cert-root or
+    --record-sigstore-identity), unless --allow-unsigned-record says otherwise. TF32 is
+    off and deterministic kernels are requested for the run. Exit 0 match, 1 mismatch
+    (largest deviation and where) or bad record, 2 usage, 3 cannot load.
     """
+    require_paths([model_path], "MODEL_PATH")
+    require_paths([record_path], "--record")
+    sigstore = {
+        "sigstore_identity": record_sigstore_identity,
+        "sigstore_issuer": record_sigstore_issuer,
+        "trusted_root": record_trusted_root,
+    }
+    trusted = bool(record_keys or record_cert_roots or any(sigstore.values()))
+    if record_cert_identity and not record_cert_roots:
+        raise UsageError("--record-cert-identity goes with --record-cert-root")
+    if not trusted and not allow_unsigned_record:
+        raise UsageError(
+            "the record is trusted by nobody: anyone who can write it could make any weights pass",
+            path=str(record_path),
+            code="smoke.record_trust_missing",
+            hint="give --record-key PUB.pem (or --record-cert-root / --record-sigstore-identity"
+            " with --record-sigstore-issuer); --allow-unsigned-record accepts it unchecked",
+        )
+    if trusted and allow_unsigned_record:
+        raise UsageError("--allow-unsigned-record contradicts the record trust options given")
+    require_extra("torch")
     from weightguard.smoke import check_smoke
 
     verifier = None
-    if record_keys:
-        from weightguard.signing.ec import EcKeyVerifier
+    if trusted:
+        from weightguard.cli.verify import build_verifier
 
-        verifier = EcKeyVerifier.from_files(record_keys)
+        verifier = build_verifier(
+            record_keys,
+            record_cert_roots,
+            record_cert_identity,
+            None,
+            sigstore if any(sigstore.values()) else None,
+        )
     _factories_from_cwd()
     result = check_smoke(
         model_path,
         record_path,
         factory,
-        verifier=verifier,
+        verifier=verifier,  # type: ignore[arg-type]
         input_factory=input_factory,
         device=device,
         tolerance=_tolerance(rtol, atol, None),
     )
-    report = Report("smoke check", result.verdict, result.reasons, dict(result.details))
-    emit(report, output_format, text=render_check, report_file=report_file)
+    reasons = result.reasons
+    notes: tuple[str, ...] = ()
+    if verifier is None:
+        loud = (
+            "WARNING: --allow-unsigned-record: the record's signature was not checked; this "
+            "run proves nothing about who recorded the reference outputs"
+        )
+        reasons = (
+            Reason("smoke.record_unverified_allowed", loud, str(record_path), severity="warning"),
+            *reasons,
+        )
+        notes = (loud,)
+    report = Report("smoke check", result.verdict, reasons, dict(result.details))
+    return Result(report, render_check, notes=notes)

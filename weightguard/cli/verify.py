@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
-from weightguard.cli._common import handle_errors, render_reason
-from weightguard.cli.options import with_progress
-from weightguard.cli.runtime import finish, runtime_contract, runtime_options
+from weightguard.cli._common import render_reason
+from weightguard.cli.options import HelpCommand, model_size, require_paths, with_progress
+from weightguard.cli.run import Result, contract
 from weightguard.cli.sigstore_options import (
     VERIFY_PARAMS,
     build_sigstore_verifier,
@@ -20,6 +19,13 @@ from weightguard.cli.sigstore_options import (
 )
 from weightguard.errors import UsageError
 from weightguard.report import Report
+
+VERIFY_SECTIONS = {
+    "Trust (without --policy)": ("keys", "cert_roots", "cert_identity", "cert_subject"),
+    "Keyless (Sigstore)": (*VERIFY_PARAMS, "certificate_identity"),
+    "Policy": ("policy", "attestations", "mode"),
+    "Model": ("signatures", "ignore_paths", "allow_symlinks", "allow_unsigned_files"),
+}
 
 
 def build_verifier(
@@ -77,19 +83,30 @@ def render_text(report: Report) -> str:
     return "\n".join(lines) + "\n"
 
 
-@click.command()
+@click.command(
+    cls=HelpCommand,
+    sections=VERIFY_SECTIONS,
+    examples=(
+        "weightguard verify MODEL --key release.pub.pem",
+        "weightguard verify MODEL --cert-root root.pem --cert-identity signer@example.com",
+        "weightguard verify MODEL --certificate-identity ID --certificate-oidc-issuer URL",
+        "weightguard verify MODEL --policy policy.yaml --format json --report out.json",
+    ),
+)
 @click.argument("model_path", type=click.Path(path_type=Path))
 @click.option(
     "--signature",
+    "--bundle",
     "signatures",
     multiple=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Bundle path [default: MODEL_DIR/model.sig or FILE.sig]; with --policy, repeat "
-    "for co-signatures (MODEL_DIR/model.sig.d/*.sig are read too).",
+    type=click.Path(path_type=Path),
+    help="Bundle path [default: MODEL_DIR/model.sig or FILE.sig]. With --policy it adds to "
+    "MODEL/model.sig and MODEL/model.sig.d/*.sig (repeat for co-signatures); it never "
+    "replaces them. A path that does not exist is a usage error (exit 2).",
 )
 @click.option(
     "--policy",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=click.Path(path_type=Path),
     help="Policy file (YAML): trust, rules and evidence come from it.",
 )
 @click.option(
@@ -97,7 +114,8 @@ def render_text(report: Report) -> str:
     "attestations",
     multiple=True,
     type=click.Path(path_type=Path),
-    help="With --policy: a signed attestation bundle, or a folder of them (repeatable).",
+    help="With --policy: a signed attestation bundle, or a folder of them (repeatable); adds "
+    "to MODEL/model.sig.d/.",
 )
 @click.option(
     "--mode",
@@ -108,18 +126,23 @@ def render_text(report: Report) -> str:
     "--key",
     "keys",
     multiple=True,
-    type=click.Path(dir_okay=False),
+    metavar="PUB.pem",
     help="Trusted EC public key (PEM); repeat for any-of.",
 )
 @click.option(
     "--cert-root",
     "cert_roots",
     multiple=True,
-    type=click.Path(dir_okay=False),
+    metavar="ROOT.pem",
     help="Trusted root certificate(s) (PEM); never the web PKI.",
 )
 @click.option("--cert-identity", help="Required SAN (email/URI/DNS) of the signing certificate.")
 @click.option("--cert-subject", help="Required subject (RFC 4514) of the signing certificate.")
+@click.option(
+    "--certificate-identity",
+    "certificate_identity",
+    help="cosign spelling: --cert-identity with --cert-root, else --sigstore-identity.",
+)
 @click.option(
     "--ignore",
     "ignore_paths",
@@ -132,24 +155,8 @@ def render_text(report: Report) -> str:
     is_flag=True,
     help="Report files missing from the manifest as warnings, not failures.",
 )
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["text", "json", "sarif"]),
-    default="text",
-    show_default=True,
-    help="Output format on stdout (sarif: SARIF 2.1.0 for code scanning).",
-)
-@click.option(
-    "--report",
-    "report_file",
-    type=click.Path(dir_okay=False),
-    help="Also write the JSON report here (atomically).",
-)
 @verify_options
-@runtime_options
-@handle_errors
-@runtime_contract("verify")
+@contract("verify", formats=("text", "json", "sarif"), policy_param="policy")
 def verify(
     model_path: Path,
     signatures: tuple[Path, ...],
@@ -160,27 +167,32 @@ def verify(
     cert_roots: tuple[str, ...],
     cert_identity: str | None,
     cert_subject: str | None,
+    certificate_identity: str | None,
     ignore_paths: tuple[str, ...],
     allow_symlinks: bool,
     allow_unsigned_files: bool,
-    output_format: str,
-    report_file: str | None,
     **trust: Any,
-) -> None:
+) -> Result:
     """Verify MODEL_PATH against its OMS signature bundle, or against a --policy.
 
     Hashing parameters come from the signed bundle. Exit 0 accepted, 1 rejected,
-    2 usage/configuration error, 3 incomplete, 4 internal error.
+    2 usage/configuration error, 3 incomplete, 4 internal error, 130 interrupted.
     """
     from weightguard.api import VerifyResult
     from weightguard.api import verify as verify_model
+    from weightguard.cli.policy import render_sarif
 
     sigstore = pop_options(trust, VERIFY_PARAMS)
-    renderer: Callable[[Report], str] = render_text
-    if output_format == "sarif":
-        from weightguard.cli.policy import render_sarif
-
-        renderer = render_sarif(str(model_path))
+    if certificate_identity:
+        if cert_roots:
+            cert_identity = cert_identity or certificate_identity
+        else:
+            given = sigstore.get("sigstore_identity")
+            sigstore["sigstore_identity"] = given or certificate_identity
+    require_paths(signatures, "--signature")
+    require_paths(attestations, "--attestation")
+    sarif = render_sarif(str(model_path))
+    total = model_size(model_path)
     if policy is not None:
         if keys or cert_roots or cert_identity or cert_subject or wants_sigstore(sigstore):
             raise UsageError(
@@ -204,10 +216,10 @@ def verify(
                 overrides=overrides,
                 progress=bar,
             ),
+            total=total,
         )
-        text = renderer if output_format == "sarif" else render_gate_text
         assert isinstance(gate, GateResult)
-        finish(gate.report(), output_format, text=text, report_file=report_file)
+        return Result(gate.report(), render_gate_text, sarif)
     if attestations or mode:
         raise UsageError("--attestation and --mode need --policy")
     if len(signatures) > 1:
@@ -225,6 +237,7 @@ def verify(
             allow_unsigned_files=allow_unsigned_files,
             progress=bar,
         ),
+        total=total,
     )
     assert isinstance(result, VerifyResult)
     details = result.to_json_dict()
@@ -232,4 +245,4 @@ def verify(
     if sigstore_trust is not None:  # which Sigstore root decided, even on rejection
         details["trusted_root"] = sigstore_trust.describe()
     report = Report("verify", result.verdict, result.reasons, details)
-    finish(report, output_format, text=renderer, report_file=report_file)
+    return Result(report, render_text, sarif)

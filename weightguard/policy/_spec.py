@@ -107,7 +107,7 @@ class _Reader(RuleReader):
                     version_f.value,
                     version_f.key,
                     version_f.line,
-                    'a quoted dotted version such as "2.3.0"',
+                    'a quoted version such as "2.3.0" or "v2.3.0"',
                 )
             else:
                 version = version_f.value

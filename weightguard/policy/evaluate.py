@@ -165,7 +165,14 @@ class _Evaluator(FileChecks):
                         f"{b.source}: no policy signer verifies it ({detail})",
                     )
         if not self.ev.files and not self.ev.errors:
-            self.add("model", Status.FAILED, "model.empty", "the model has no files to check")
+            # An unpopulated volume is "could not check": warn/audit never soften it.
+            self.add(
+                "model",
+                Status.FAILED,
+                "model.empty",
+                "the model has no files to check (an unpopulated volume?)",
+                mode="enforce",
+            )
 
     def expired_exceptions(self) -> None:
         """An expired exception stops waiving (its checks are enforced again); it is
@@ -268,7 +275,7 @@ class _Evaluator(FileChecks):
                 "rollback",
                 Status.FAILED,
                 "rollback.bad_version",
-                f"signed version {text!r} is not a dotted number",
+                f"signed version {text!r} is not a version (PEP 440)",
                 actual=text,
             )
         elif version < floor:

@@ -389,10 +389,9 @@ def _signing_time(v: Verification, stmt: Statement) -> tuple[dt.datetime | None,
 def bundle_paths(
     model: Path, signatures: Sequence[Path], attestations: Sequence[Path]
 ) -> list[tuple[Path, str]]:
-    found: list[tuple[Path, str]] = []
-    if signatures:
-        found += [(Path(s), "signature") for s in signatures]
-    elif default_signature_path(model).is_file():
+    # --signature adds to MODEL/model.sig (README, "Policy files"); it never hides it.
+    found: list[tuple[Path, str]] = [(Path(s), "signature") for s in signatures]
+    if default_signature_path(model).is_file():
         found.append((default_signature_path(model), "signature"))
     folder = evidence_dir(model)
     for origin, paths in (("evidence", [folder]), ("attestation", list(attestations))):

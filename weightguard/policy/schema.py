@@ -16,11 +16,10 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from weightguard.policy._read import Ctx, PolicyError, PolicyProblem
 from weightguard.policy._yaml import YamlProblem, load_yaml
@@ -33,6 +32,9 @@ API_VERSION = "weightguard.dev/v1"
 KIND = "Policy"
 MODES = ("enforce", "warn", "audit")
 _MODE_STRENGTH = {"audit": 0, "warn": 1, "enforce": 2}
+if TYPE_CHECKING:
+    from packaging.version import Version
+
 # What an exception may waive, by check name. Deny lists and rollback never are.
 EXCEPTABLE_CHECKS = (
     "signatures",
@@ -54,8 +56,8 @@ DATA_ONLY_FORMATS = frozenset(
 )
 # Detector answers that say "could not tell": never allowed by accident, always scanned.
 UNDETERMINED = frozenset({"unknown"})
-# ASCII digits only, bounded: `int()` takes other Unicode digits and raises past 4300 digits.
-_VERSION = re.compile(r"[0-9]{1,18}(?:\.[0-9]{1,18}){0,31}")
+# Versions longer than this are refused before parsing: `int()` raises past 4300 digits.
+_MAX_VERSION_CHARS = 128
 
 
 def mode_strength(mode: str) -> int:
@@ -75,11 +77,24 @@ def weakened_by(policy: Policy, mode: str) -> list[str]:
     return out
 
 
-def parse_version(text: str) -> tuple[int, ...] | None:
-    """Dotted numeric versions only (``2``, ``2.3``, ``2.3.10``); None otherwise."""
-    if not _VERSION.fullmatch(text):
+def parse_version(text: str) -> Version | None:
+    """A release version as `packaging` reads it (PEP 440: ``2.3``, ``v2.4.0``,
+    ``2.5.0rc1``); None otherwise. ``2.3`` equals ``2.3.0``; a pre-release sorts below
+    its release, so it never meets that release's floor. Only ASCII digits count
+    (packaging's pattern is ASCII), and the length is bounded."""
+    from packaging.version import InvalidVersion
+    from packaging.version import Version as _Version
+
+    if len(text) > _MAX_VERSION_CHARS or not text.isascii() or text.strip() != text:
         return None
-    return tuple(int(p) for p in text.split("."))
+    try:
+        version = _Version(text)
+    except (InvalidVersion, ValueError):
+        return None
+    # Bounded like every number we read: at most 32 parts of at most 18 digits.
+    if len(version.release) > 32 or any(part >= 10**18 for part in version.release):
+        return None
+    return version
 
 
 @dataclass(frozen=True)

@@ -230,9 +230,14 @@ def _parse_time(raw: object, where: str) -> dt.datetime:
         return dt.datetime(raw.year, raw.month, raw.day, tzinfo=dt.timezone.utc)
     if isinstance(raw, str):
         try:
+            if len(raw) == 10:  # date-only, as everywhere else in a policy: 00:00 UTC
+                day = dt.date.fromisoformat(raw)
+                return dt.datetime(day.year, day.month, day.day, tzinfo=dt.timezone.utc)
             parsed = dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
         except ValueError:
-            raise ConfigError(f"{where}: {raw!r} is not an ISO 8601 time") from None
+            raise ConfigError(
+                f"{where}: {raw!r} is not an ISO 8601 date (YYYY-MM-DD) or time"
+            ) from None
         if parsed.tzinfo is None:
             raise ConfigError(f"{where}: {raw!r} needs a time zone (e.g. a trailing Z)")
         return parsed

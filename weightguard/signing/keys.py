@@ -68,6 +68,13 @@ def load_private_key(path: str | Path, password: bytes | None = None) -> ec.Elli
         KeyLoadError: unreadable, wrong/missing password, or not a supported EC key.
     """
     data = _read(path, "private key")
+    if b"PUBLIC KEY-----" in data and b"PRIVATE KEY-----" not in data:
+        raise KeyLoadError(
+            "this is a public key, but signing needs the private key",
+            path=str(path),
+            code="key.public_given",
+            hint="give the private key (the public key is for verify --key)",
+        )
     try:
         key = serialization.load_pem_private_key(data, password=password)
     except TypeError as exc:
@@ -102,6 +109,13 @@ def load_public_key(path: str | Path) -> ec.EllipticCurvePublicKey:
 
 def parse_public_key(data: bytes, path: str) -> ec.EllipticCurvePublicKey:
     """`load_public_key` over bytes already read (and pinned) by the caller."""
+    if b"PRIVATE KEY-----" in data:  # a common slip: the wrong half of a key pair
+        raise KeyLoadError(
+            "this is a private key, but a public key is expected here",
+            path=str(path),
+            code="key.private_given",
+            hint="give the public key (keygen wrote it beside the private one as *.pub.pem)",
+        )
     try:
         key = serialization.load_pem_public_key(data)
     except Exception as exc:
