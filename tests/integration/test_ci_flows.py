@@ -185,7 +185,7 @@ def test_github_tampered_release_is_not_deployed(
     deploy = next(s for s in steps if s.name == "Deploy")
     assert deploy.rc is None  # never reached
     assert report(ws)["verdict"] == "rejected"
-    keep = next(s for s in steps if "actions/upload-artifact" in s.name)
+    keep = next(s for s in steps if "Keep the verification report" in s.name)
     assert keep.rc == 0  # `if: always()`: the report is kept
 
 
