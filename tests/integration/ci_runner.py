@@ -46,8 +46,11 @@ def _utf8(value: str) -> bytes:
     """DER UTF8String (Fulcio encodes extensions 1.8 and later this way)."""
     data = value.encode()
     n = len(data)
-    length = bytes([n]) if n < 0x80 else bytes([0x80 | ((n.bit_length() + 7) // 8)]) + n.to_bytes(
-        (n.bit_length() + 7) // 8, "big"
+    length = (
+        bytes([n])
+        if n < 0x80
+        else bytes([0x80 | ((n.bit_length() + 7) // 8)])
+        + n.to_bytes((n.bit_length() + 7) // 8, "big")
     )
     return b"\x0c" + length + data
 

@@ -37,12 +37,12 @@ from tests.integration.ci_runner import (  # noqa: E402
 CI = REPO / "examples" / "ci"
 GH_IDENTITY = "https://github.com/acme/models/.github/workflows/model-weights.yml@refs/tags/{tag}"
 GL_IDENTITY = "https://gitlab.com/acme/models//.gitlab-ci.yml@refs/tags/{tag}"
-FACTORY = '''import torch
+FACTORY = """import torch
 
 
 def build():
     return torch.nn.Linear(16, 4)
-'''
+"""
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +78,9 @@ def consumer_repo(root: Path, fake: CiSigstore, policy: str) -> Path:
     model.mkdir(parents=True)
     torch.manual_seed(0)
     layer = torch.nn.Linear(16, 4)
-    save_file({k: v.contiguous() for k, v in layer.state_dict().items()}, model / "model.safetensors")
+    save_file(
+        {k: v.contiguous() for k, v in layer.state_dict().items()}, model / "model.safetensors"
+    )
     (model / "config.json").write_text(json.dumps({"in_features": 16, "out_features": 4}))
     (root / "models" / "factory.py").write_text(FACTORY)
     trust = root / "policies" / "trust"
@@ -132,7 +134,9 @@ class GitHubRelease:
 
 
 @pytest.fixture(scope="module")
-def github(fake_sigstore: Callable[[str], CiSigstore], tmp_path_factory: pytest.TempPathFactory) -> GitHubRelease:
+def github(
+    fake_sigstore: Callable[[str], CiSigstore], tmp_path_factory: pytest.TempPathFactory
+) -> GitHubRelease:
     release = GitHubRelease(tmp_path_factory.mktemp("gh"), fake_sigstore(GITHUB_ISSUER), "v2.4.0")
     for step in release.run.steps:
         assert step.rc in (0, None), f"{step.job}: {step.name}: rc {step.rc}\n{step.output}"
@@ -225,7 +229,9 @@ def test_gitlab_honest_release_passes_gitlab_prod(
     gitlab: tuple[GitLabRun, Run, Path], tmp_path: Path
 ) -> None:
     flow, run, template = gitlab
-    assert "--policy policies/gitlab-prod.yaml" in " ".join(flow.doc["weightguard-verify"]["script"])
+    assert "--policy policies/gitlab-prod.yaml" in " ".join(
+        flow.doc["weightguard-verify"]["script"]
+    )
     ws = checkout(template, tmp_path / "verify")
     flow.job("weightguard-verify", ws, run)
     assert run.steps[-1].rc == 0, run.steps[-1].output

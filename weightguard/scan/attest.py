@@ -20,7 +20,7 @@ add cost without adding a guarantee.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from weightguard.errors import IncompleteError, InternalError
@@ -66,7 +66,9 @@ def scan_statement(
         "scannedAt": when.isoformat(),
         "files": files,
     }
-    subjects = [(f.path, {"sha256": d}) for f, d in zip(result.files, digests)]
+    subjects: list[tuple[str, Mapping[str, str]]] = [
+        (f.path, {"sha256": d}) for f, d in zip(result.files, digests)
+    ]
     return make_statement(subjects, PREDICATE_TYPE, predicate)
 
 

@@ -63,12 +63,16 @@ def sniff(head: bytes) -> str:
         return "numpy"
     if head.startswith(LEGACY_MAGIC):
         return "torch-legacy"
-    if len(head) >= 2 and head[0] == 0x80 and head[1] <= 5:
-        # A safetensors header of 128 + 256*k bytes (k <= 5) starts with these two bytes
-        # too; its third byte, 0x00, is no pickle opcode (pickle.load stops right there),
-        # so such a file is the safetensors its header says it is.
-        if not (head[2:3] == b"\x00" and _is_safetensors(head)):
-            return "joblib" if b"joblib.numpy_pickle" in head[:4096] else "pickle"
+    # A safetensors header of 128 + 256*k bytes (k <= 5) starts with 0x80 0x0k too; its
+    # third byte, 0x00, is no pickle opcode (pickle.load stops right there), so such a file
+    # is the safetensors its header says it is.
+    if (
+        len(head) >= 2
+        and head[0] == 0x80
+        and head[1] <= 5
+        and not (head[2:3] == b"\x00" and _is_safetensors(head))
+    ):
+        return "joblib" if b"joblib.numpy_pickle" in head[:4096] else "pickle"
     if len(head) >= 262 and head[257:262] == b"ustar":
         return "tar"
     magic = _magic(head)
