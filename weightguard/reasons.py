@@ -222,6 +222,7 @@ CODES: tuple[ReasonCode, ...] = (
     R("rollback.version_ok", "info", 0, "the signed version meets the policy's minVersion"),
     R("safetensors.invalid", "error", 3, "a safetensors file's header is invalid"),
     R("savedmodel.code", "error", 1, "a TensorFlow SavedModel: a graph of ops that run when it is loaded and called"),
+    R("scan.attest_refused", "error", 3, "scan --attest: the scan had internal errors or found no file, so nothing is attested"),
     R("scan.bad_allow", "error", 2, "an --allow entry is not module.qualname"),
     R("scan.bad_exclude", "error", 2, "a scan --exclude glob is empty or absolute"),
     R("scan.bad_profile", "error", 2, "an unknown allowlist profile"),

@@ -214,5 +214,6 @@ def test_cosign_with_model_version_through_the_cli(kit: Kit, tmp_path: Path) -> 
     floor = kit.policy(tmp_path / "floor", '  rollback: {minVersion: "2.5.0"}\n' + spec)
     rc, out, _ = invoke("verify", model, "--policy", floor, "--format", "json")
     assert rc == 1 and "rollback.below_floor" in {r["code"] for r in json.loads(out)["reasons"]}
-    rc, _, err = invoke("sign", model, "--key", a, "--model-version", "two")
+    # A CI tag is taken as it is (v2 -> 2, issue 13); a branch name is not a version.
+    rc, _, err = invoke("sign", model, "--key", a, "--model-version", "release-2")
     assert rc == 2 and "release version" in err

@@ -19,6 +19,7 @@ LAYERS = {
     "fileio": 1,
     "untrusted": 1,
     "hfcache": 1,
+    "release": 1,
     "report": 1,
     "_callable": 1,  # removed by issue 15 point 2
     "manifest": 2,
@@ -31,6 +32,7 @@ LAYERS = {
     "attestation": 5,
     "convert": 6,
     "smoke": 6,
+    "scan_attestation": 6,
     "policy": 7,
     "gate": 8,
     "cli": 9,

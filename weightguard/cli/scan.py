@@ -6,11 +6,16 @@ fully parsed, budget hit, unknown format) and nothing unsafe, 4 internal error, 
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import click
 
 from weightguard.cli._common import report_json
 from weightguard.cli.options import HelpCommand
 from weightguard.cli.run import Result, contract, current_output
+from weightguard.cli.sigstore_options import SIGN_PARAMS, pop_options, sign_options
+from weightguard.errors import UsageError
 from weightguard.report import Reason, Report, Verdict
 
 _VERDICT = {"clean": Verdict.ACCEPTED, "unsafe": Verdict.REJECTED, "incomplete": Verdict.INCOMPLETE}
@@ -62,6 +67,86 @@ def render_text(report: Report) -> str:
     return "\n".join(lines) + "\n"
 
 
+def attest_options(func: Any) -> Any:
+    """--attest FILE and its signer: --sign-key [--sign-cert [--sign-chain]] or --sigstore."""
+    func = sign_options(func)
+    for option in reversed(
+        [
+            click.option(
+                "--attest",
+                type=click.Path(dir_okay=False),
+                metavar="FILE",
+                help="Also write a signed scan attestation (https://weightguard.dev/scan/v1) "
+                "about every scanned file, e.g. MODEL/model.sig.d/scan.json where a policy "
+                "finds it; needs --sign-key or --sigstore.",
+            ),
+            click.option(
+                "--sign-key", type=click.Path(dir_okay=False), help="EC private key (PEM)."
+            ),
+            click.option(
+                "--sign-cert",
+                type=click.Path(dir_okay=False),
+                help="Signing certificate for --sign-key (PEM).",
+            ),
+            click.option(
+                "--sign-chain",
+                multiple=True,
+                type=click.Path(dir_okay=False),
+                help="Intermediate/root certificates to embed (repeatable).",
+            ),
+        ]
+    ):
+        func = option(func)
+    return func
+
+
+def attest_signer(
+    attest: str | None,
+    key: str | None,
+    cert: str | None,
+    chain: tuple[str, ...],
+    keyless: dict[str, Any],
+) -> object | None:
+    """The attestation signer, or None without --attest (then no signer option is allowed).
+
+    Raises:
+        UsageError: signer options without --attest, or --attest without a signer.
+    """
+    from weightguard.cli.sign import build_signer
+
+    sigstore = pop_options(keyless, SIGN_PARAMS)
+    wants_signer = bool(key or cert or chain or sigstore.get("sigstore"))
+    if attest is None:
+        if wants_signer:
+            raise UsageError("--sign-key/--sign-cert/--sign-chain/--sigstore sign --attest FILE")
+        from weightguard.cli.sigstore_options import build_sigstore_signer
+
+        build_sigstore_signer(sigstore)  # refuses --identity-token etc. without --sigstore
+        return None
+    if not wants_signer:
+        raise UsageError("--attest needs a signer: --sign-key KEY.pem or --sigstore")
+    return build_signer(key, cert, chain, sigstore)
+
+
+def write_attestation(target: str, result: object, signer: object, version: str) -> None:
+    """Sign the scan statement and write it (parents created); a note goes to stderr."""
+    from weightguard.attestation import sign_statement
+    from weightguard.fileio import write_atomic
+    from weightguard.scan import ScanResult
+    from weightguard.scan_attestation import hash_scanned, scan_statement
+
+    assert isinstance(result, ScanResult)
+    statement = scan_statement(result, hash_scanned(result), scanner_version=version)
+    data = sign_statement(statement, signer)  # type: ignore[arg-type]
+    Path(target).parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(target, data)
+    click.echo(
+        f"wrote signed scan attestation {target} (outcome {result.outcome.value}, "
+        f"{len(result.files)} file(s))",
+        err=True,
+    )
+
+
 @click.command(
     "scan",
     cls=HelpCommand,
@@ -105,6 +190,7 @@ def render_text(report: Report) -> str:
     help="Write the report (in --format) to FILE instead of stdout (a summary line still "
     "goes to stdout).",
 )
+@attest_options
 @contract("scan", formats=("text", "json", "sarif"), model_param="paths")
 def scan(
     paths: tuple[str, ...],
@@ -113,19 +199,31 @@ def scan(
     allow: tuple[str, ...],
     exclude: tuple[str, ...],
     output: str | None,
+    attest: str | None,
+    sign_key: str | None,
+    sign_cert: str | None,
+    sign_chain: tuple[str, ...],
+    **keyless: Any,
 ) -> Result:
     """Scan model files and directories for code that loading them would run.
 
     Nothing is unpickled or imported: pickles are interpreted symbolically and every
-    global is checked against an allowlist by name and role.
+    global is checked against an allowlist by name and role. With --attest, also write
+    the result as a signed scan attestation (for policies with `scan: {source: any}`).
     """
     from weightguard import __version__
     from weightguard.scan import scan as run_scan
     from weightguard.scan.allowlist import DEFAULT_PROFILES
 
+    # The signer first: a missing key or token fails before minutes of scanning.
+    signer = attest_signer(attest, sign_key, sign_cert, sign_chain, keyless)
+    # The signer first: a missing key or token fails before minutes of scanning.
+    signer = attest_signer(attest, sign_key, sign_cert, sign_chain, keyless)
     chosen = (() if no_default_profiles else DEFAULT_PROFILES) + profiles
     result = run_scan(list(paths), profiles=chosen, allow=allow, exclude=exclude)
     report = build_report(result)
+    if attest is not None and signer is not None:
+        write_attestation(attest, result, signer, __version__)
 
     def sarif(_: Report) -> str:
         import json

@@ -76,7 +76,9 @@ def release_fields(version: str) -> dict[str, str]:
     import datetime as dt
 
     from weightguard.policy.schema import parse_version
+    from weightguard.release import release_version
 
+    version = release_version(version)  # a CI tag as it is: v2.4.0 -> 2.4.0
     if parse_version(version) is None:
         raise UsageError(
             f"--model-version must be a release version like 2.3.0 or v2.3.0, got {version!r}",
