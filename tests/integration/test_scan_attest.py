@@ -68,7 +68,7 @@ def test_attestation_is_signed_about_each_file_and_the_gate_accepts_it(
     assert ok.rc == 0, ok.stdout + ok.stderr
     # The file changes after the scan: the attestation is about other content.
     (model / "weights.pkl").write_bytes(pickle.dumps({"w": [3.0]}, protocol=4))
-    assert run_cli("sign", model, "--key", key).rc == 0
+    assert run_cli("sign", model, "--key", key, "--force").rc == 0
     bad = run_cli("verify", model, "--policy", policy, "--format", "json")
     assert bad.rc == 1
     assert "scan.subject_mismatch" in bad.stdout

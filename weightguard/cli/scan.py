@@ -217,8 +217,6 @@ def scan(
 
     # The signer first: a missing key or token fails before minutes of scanning.
     signer = attest_signer(attest, sign_key, sign_cert, sign_chain, keyless)
-    # The signer first: a missing key or token fails before minutes of scanning.
-    signer = attest_signer(attest, sign_key, sign_cert, sign_chain, keyless)
     chosen = (() if no_default_profiles else DEFAULT_PROFILES) + profiles
     result = run_scan(list(paths), profiles=chosen, allow=allow, exclude=exclude)
     report = build_report(result)
