@@ -1,7 +1,7 @@
 """Class 1: evidence is bound to names, not only to bytes.
 
 The OMS root digest covers the list of file digests, not the file names. Each test here
-was accepted by the gate before the fix (see docs/threat-model/g1.md).
+was accepted by the gate before the fix (see docs/threat-model.md, class 1).
 """
 
 from __future__ import annotations
