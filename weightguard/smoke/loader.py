@@ -22,6 +22,7 @@ from typing import Any
 
 from weightguard.errors import IncompleteError, ModelReadError
 from weightguard.report import Reason
+from weightguard.smoke.shards import index_problems, read_index
 
 # safetensors header dtypes (safetensors format spec, "dtype") -> torch dtype names.
 SAFETENSORS_DTYPES = {
@@ -100,6 +101,7 @@ def _summary(problems: list[Reason]) -> str:
         "smoke.dtype_mismatch": "dtype mismatch",
         "smoke.duplicate_key": "in two files",
         "smoke.tied_conflict": "tied copies differ",
+        "smoke.index_mismatch": "shard index disagrees",
     }
     parts = []
     for code, label in labels.items():
@@ -150,6 +152,13 @@ def load_strict(module: Any, model_path: Path, device: str) -> LoadStats:
     files = weight_files(model_path)
     with ExitStack() as stack:
         found, problems = _open_all(stack, files, device, model_path)
+        weight_map = read_index(model_path)
+        if weight_map is not None:
+            problems.extend(
+                index_problems(
+                    weight_map, {n: rel for n, (_, rel) in found.items()}, [p.name for p in files]
+                )
+            )
         for name in sorted(set(found) - set(expected)):
             problems.append(
                 Reason(
