@@ -115,8 +115,8 @@ def test_record_then_check_passes(env: dict[str, Path], name: str) -> None:
 
 
 def test_llm_record_holds_tokens_and_topk(env: dict[str, Path]) -> None:
-    from weightguard.smoke import load_record
     from weightguard.signing.ec import EcKeyVerifier
+    from weightguard.smoke import load_record
 
     rec = load_record(record(env, "llama"), EcKeyVerifier.from_files([str(env["pub"])]))
     assert rec.builder == "transformers" and rec.factory == "transformers:LlamaForCausalLM"
