@@ -158,6 +158,18 @@ TRANSFORMERS_HELP = (
 QUANTIZE_HELP = "Quantise after loading: int8-dynamic (torch dynamic int8 Linear, CPU)."
 
 
+def _inside_model(model: Path, target: Path) -> bool:
+    """True when writing `target` would change the model's digest.
+
+    `MODEL/model.sig.d/` (where a policy looks for evidence) is never part of the digest,
+    so a record may go there; anywhere else inside a model directory may not.
+    """
+    if not model.is_dir():
+        return False
+    root, where = model.resolve(), target.resolve()
+    return where.is_relative_to(root) and not where.is_relative_to(root / "model.sig.d")
+
+
 def default_record_path(model: Path) -> Path:
     """`MODEL.smoke.json` beside the model file or directory (never inside it)."""
     resolved = model.resolve()
@@ -324,7 +336,7 @@ def record(
     from weightguard.smoke import record_smoke
 
     target = out or default_record_path(model_path)
-    if model_path.is_dir() and target.resolve().is_relative_to(model_path.resolve()):
+    if _inside_model(model_path, target):
         raise UsageError(
             "the record must not be written inside the model directory "
             "(it would change the digest it records)",
@@ -462,11 +474,7 @@ def check(
     signer = _signer(sign_key, sign_cert, sign_chain, keyless)
     if signer is not None and write_record is None:
         raise UsageError("signing options need --write-record")
-    if (
-        write_record is not None
-        and model_path.is_dir()
-        and write_record.resolve().is_relative_to(model_path.resolve())
-    ):
+    if write_record is not None and _inside_model(model_path, write_record):
         raise UsageError(
             "the check record must not be written inside the model directory",
             path=str(write_record),
