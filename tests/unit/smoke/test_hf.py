@@ -82,10 +82,23 @@ def test_dtype_override_and_refusal(tiny: dict[str, Path], tmp_path: Path) -> No
 def test_index_agreement(tmp_path: Path) -> None:
     assert read_index(tmp_path) is None
     wmap = {"a": "s1.safetensors", "b": "s2.safetensors"}
-    assert index_problems(wmap, {"a": "s1.safetensors", "b": "s2.safetensors"}, ["s1.safetensors", "s2.safetensors"]) == []
-    swapped = index_problems(wmap, {"a": "s2.safetensors", "b": "s1.safetensors"}, ["s1.safetensors", "s2.safetensors"])
+    assert (
+        index_problems(
+            wmap,
+            {"a": "s1.safetensors", "b": "s2.safetensors"},
+            ["s1.safetensors", "s2.safetensors"],
+        )
+        == []
+    )
+    swapped = index_problems(
+        wmap, {"a": "s2.safetensors", "b": "s1.safetensors"}, ["s1.safetensors", "s2.safetensors"]
+    )
     assert [p.path for p in swapped] == ["a", "b"]
-    extra = index_problems(wmap, {"a": "s1.safetensors", "b": "s2.safetensors"}, ["s1.safetensors", "s2.safetensors", "s3.safetensors"])
+    extra = index_problems(
+        wmap,
+        {"a": "s1.safetensors", "b": "s2.safetensors"},
+        ["s1.safetensors", "s2.safetensors", "s3.safetensors"],
+    )
     assert [p.path for p in extra] == ["s3.safetensors"]
     missing = index_problems(wmap, {"a": "s1.safetensors"}, ["s1.safetensors", "s2.safetensors"])
     assert [p.path for p in missing] == ["b"]

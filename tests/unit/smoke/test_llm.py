@@ -61,7 +61,9 @@ def test_greedy_decode_then_replay_agrees() -> None:
     for d in decoded:
         tokens = [*d.prompt, *d.tokens]
         for j in range(len(d.tokens)):  # each token is the argmax after its prefix
-            assert tokens[len(d.prompt) + j] == int(torch.argmax(model.table[tokens[len(d.prompt) + j - 1]]))
+            assert tokens[len(d.prompt) + j] == int(
+                torch.argmax(model.table[tokens[len(d.prompt) + j - 1]])
+            )
     seqs = encode_sequences(decoded, 3)
     parse_llm({"prompts": [[1, 2], [4]], "new_tokens": 5, "top_k": 3, "sequences": seqs})
     again = replay(model, spec, [s["tokens"] for s in seqs], "cpu")
