@@ -356,3 +356,17 @@ def test_flags_are_checked(env: dict[str, Path]) -> None:
     r = cli("smoke", "record", env["llama"], "--transformers", "--llm", "--prompts-file", prompts,
             "--device", "cpu", "--out", env["dir"] / "oov.smoke.json")  # fmt: skip
     assert r.exit_code == 1, r.output
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("name", ["llama", "gpt2", "bert"])
+def test_recorded_on_cpu_checks_on_cuda(env: dict[str, Path], name: str) -> None:
+    rec = record(env, name)
+    r = check(env, env[name], rec, "--device", "cuda")
+    assert r.exit_code == 0, r.output
+    report = as_json(r)
+    assert report["device"]["used"].startswith("cuda")
+    int8 = check(env, env[name], rec, "--device", "cuda", "--quantize", "int8-dynamic",
+                 "--budget", "top1=0.5")  # fmt: skip
+    assert int8.exit_code == 2  # dynamic int8 kernels are CPU-only: refused, never faked
