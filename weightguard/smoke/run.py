@@ -143,7 +143,7 @@ def _quantize(module: Any, how: str, choice: DeviceChoice) -> Any:
         from torch.ao.quantization import quantize_dynamic
 
         try:
-            return quantize_dynamic(module, {torch.nn.Linear}, dtype=torch.qint8)  # type: ignore[no-untyped-call]
+            return quantize_dynamic(module, {torch.nn.Linear}, dtype=torch.qint8, inplace=True)  # type: ignore[no-untyped-call]
         except Exception as exc:
             raise ModelBuildError(
                 f"int8 dynamic quantisation failed: {type(exc).__name__}: {exc}"
