@@ -28,6 +28,7 @@ import click
 from weightguard.cli._common import render_reason
 from weightguard.cli.options import HelpCommand, require_paths
 from weightguard.cli.run import Result, contract, require_extra
+from weightguard.cli.sigstore_options import SIGN_PARAMS, pop_options, sign_options
 from weightguard.errors import UsageError
 from weightguard.report import Reason, Report, Verdict
 
@@ -63,6 +64,119 @@ def _tolerance(rtol: float | None, atol: float | None, dtype: str | None) -> Any
     return Tolerance(base.rtol if rtol is None else rtol, base.atol if atol is None else atol)
 
 
+def _signer(
+    sign_key: str | None, sign_cert: str | None, sign_chain: tuple[str, ...], keyless: Any
+) -> Any:
+    """The record signer the options name (EC key, key + certificate, keyless), or None."""
+    from weightguard.cli.sigstore_options import build_sigstore_signer
+
+    sigstore = pop_options(keyless, SIGN_PARAMS)
+    if not (sign_key or sign_cert or sign_chain or sigstore.get("sigstore")):
+        build_sigstore_signer(sigstore)  # refuses --identity-token etc. without --sigstore
+        return None
+    if sign_cert and not sign_key:
+        raise UsageError("--sign-cert needs --sign-key")
+    from weightguard.cli.sign import build_signer
+
+    return build_signer(sign_key, sign_cert, sign_chain, sigstore)
+
+
+def _signer_info(signer: Any) -> dict[str, str] | None:
+    if signer is None:
+        return None
+    if type(signer).__name__ == "EcKeySigner":
+        from weightguard.signing.keys import key_hint
+
+        return {"kind": "key", "identity": f"sha256:{key_hint(signer.private_key.public_key())}"}
+    kind = "sigstore" if "Sigstore" in type(signer).__name__ else "x509"
+    return {"kind": kind, "identity": f"{kind} certificate (see the bundle)"}
+
+
+def _llm_request(
+    llm: bool,
+    prompts_file: Path | None,
+    prompts: str | None,
+    new_tokens: int,
+    top_k: int,
+) -> Any:
+    if not llm:
+        if prompts_file or prompts:
+            raise UsageError("--prompts/--prompts-file need --llm", code="smoke.llm")
+        return None
+    from weightguard.smoke.llm import LlmRequest, read_prompts
+
+    if prompts_file is not None and prompts is not None:
+        raise UsageError("give --prompts N,L or --prompts-file, not both", code="smoke.llm")
+    if prompts_file is not None:
+        return LlmRequest(new_tokens, top_k, read_prompts(prompts_file), prompts_file.name)
+    count, length = (2, 8)
+    if prompts is not None:
+        dims = _shape(prompts)
+        if dims is None or len(dims) != 2:
+            raise click.BadParameter(f"--prompts must be COUNT,LENGTH, got {prompts!r}")
+        count, length = dims
+    return LlmRequest(new_tokens, top_k, None, "seeded", count, length)
+
+
+def _signing_options(func: Any) -> Any:
+    """--sign-key / --sign-cert / --sign-chain and the keyless --sigstore options."""
+    func = sign_options(func)
+    func = click.option(
+        "--sign-chain",
+        multiple=True,
+        type=click.Path(dir_okay=False),
+        help="Intermediate/root certificates to embed with --sign-cert (repeatable).",
+    )(func)
+    func = click.option(
+        "--sign-cert", type=click.Path(dir_okay=False), help="Leaf certificate (PEM) of --sign-key."
+    )(func)
+    return click.option(
+        "--sign-key", type=click.Path(dir_okay=False), help="EC private key: DSSE-sign the record."
+    )(func)
+
+
+def _llm_options(func: Any) -> Any:
+    options = [
+        click.option(
+            "--llm", is_flag=True, help="LLM mode: greedy-decode prompts, record tokens + top-k."
+        ),
+        click.option(
+            "--prompts", metavar="COUNT,LENGTH", help="Seeded prompts of token ids [default: 2,8]."
+        ),
+        click.option(
+            "--prompts-file",
+            type=click.Path(exists=True, dir_okay=False, path_type=Path),
+            help="Or: a JSON list of token-id lists.",
+        ),
+        click.option("--new-tokens", type=int, default=8, show_default=True),
+        click.option(
+            "--top-k", type=int, default=5, show_default=True, help="Log-probs kept per token."
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+TRANSFORMERS_HELP = (
+    "Build the architecture from MODEL_DIR/config.json with transformers (no remote code, "
+    "no network) instead of --factory."
+)
+QUANTIZE_HELP = "Quantise after loading: int8-dynamic (torch dynamic int8 Linear, CPU)."
+
+
+def _inside_model(model: Path, target: Path) -> bool:
+    """True when writing `target` would change the model's digest.
+
+    `MODEL/model.sig.d/` (where a policy looks for evidence) is never part of the digest,
+    so a record may go there; anywhere else inside a model directory may not.
+    """
+    if not model.is_dir():
+        return False
+    root, where = model.resolve(), target.resolve()
+    return where.is_relative_to(root) and not where.is_relative_to(root / "model.sig.d")
+
+
 def default_record_path(model: Path) -> Path:
     """`MODEL.smoke.json` beside the model file or directory (never inside it)."""
     resolved = model.resolve()
@@ -93,6 +207,8 @@ def render_record(report: Report) -> str:
     ]
     for out in d["outputs"]:
         lines.append(f"  {out['name']}: {out['dtype']}{out['shape']} ({out['encoding']})")
+    for i, seq in enumerate(d.get("llm", [])):
+        lines.append(f"  prompt {i} {seq['prompt']} -> greedy tokens {seq['tokens']}")
     lines.append(f"  wrote {rec['path']} ({signed})")
     return "\n".join(lines) + "\n"
 
@@ -124,7 +240,28 @@ def render_check(report: Report) -> str:
             if isinstance(out["max_deviation"], float)
             else f"  {out['name']}: {mark}, non-finite output at {out['where']}"
         )
+    drift = d.get("drift") or {}
+    measured = drift.get("measured") or {}
+    if measured:
+        parts = [f"max abs {measured['max_abs']:.4g} at {measured.get('max_abs_at', '-')}"]
+        parts.append(f"max rel {measured['max_rel']:.4g}")
+        if "top1" in measured:
+            parts.append(f"top-1 agreement {measured['top1']:.3f}")
+            parts.append(f"max KL {measured['kl']:.4g}")
+            parts.append(f"max log-prob error {measured['logprob']:.4g}")
+        budget = d.get("budget")
+        lines.append("  drift: " + ", ".join(parts) + (f" (budget {budget})" if budget else ""))
+    for seq in drift.get("sequences") or []:
+        first = seq["first_divergence"]
+        lines.append(
+            f"  prompt {seq['prompt']}: "
+            + ("all tokens match" if first is None else f"first diverging token at {first}")
+        )
     lines.extend(render_reason(r) for r in report.reasons)
+    if d.get("check_record"):
+        cr = d["check_record"]
+        signed = "signed" if cr.get("signer") else "unsigned"
+        lines.append(f"  wrote check record {cr['path']} (outcome {cr['outcome']}, {signed})")
     return "\n".join(lines) + "\n"
 
 
@@ -142,10 +279,15 @@ def smoke() -> None:
     examples=(
         "weightguard smoke record model.safetensors --factory pkg.models:build "
         "--input-shape 8,16 --sign-key release.pem",
+        "weightguard smoke record MODEL_DIR --transformers --llm --sigstore "
+        "--out MODEL_DIR/model.sig.d/smoke.json",
     ),
 )
 @click.argument("model_path", type=click.Path(path_type=Path))
-@click.option("--factory", required=True, help="Model factory, module:function (no arguments).")
+@click.option("--factory", help="Model factory, module:function (no arguments).")
+@click.option("--transformers", "use_transformers", is_flag=True, help=TRANSFORMERS_HELP)
+@_llm_options
+@click.option("--quantize", type=click.Choice(["int8-dynamic"]), help=QUANTIZE_HELP)
 @click.option("--input-factory", help="Input factory, module:function(seed) -> tensor(s).")
 @click.option(
     "--input-shape", help="Or: one seeded standard-normal input of this shape, e.g. 8,16."
@@ -166,11 +308,18 @@ def smoke() -> None:
     type=click.Path(path_type=Path),
     help="Record file [default: MODEL.smoke.json beside the model].",
 )
-@click.option("--sign-key", help="EC private key: DSSE-sign the record.")
+@_signing_options
 @contract("smoke record")
 def record(
     model_path: Path,
-    factory: str,
+    factory: str | None,
+    use_transformers: bool,
+    llm: bool,
+    prompts: str | None,
+    prompts_file: Path | None,
+    new_tokens: int,
+    top_k: int,
+    quantize: str | None,
     input_factory: str | None,
     input_shape: str | None,
     device: str,
@@ -180,6 +329,9 @@ def record(
     atol: float | None,
     out: Path | None,
     sign_key: str | None,
+    sign_cert: str | None,
+    sign_chain: tuple[str, ...],
+    **keyless: Any,
 ) -> Result:
     """Run MODEL_PATH (safetensors file or directory) once and write a smoke record.
 
@@ -192,18 +344,16 @@ def record(
     require_paths([model_path], "MODEL_PATH")
     require_extra("torch")
     target = out or default_record_path(model_path)
-    if model_path.is_dir() and target.resolve().is_relative_to(model_path.resolve()):
+    if _inside_model(model_path, target):
         raise UsageError(
             "the record must not be written inside the model directory "
             "(it would change the digest it records)",
             path=str(target),
         )
-    signer = None
-    if sign_key:
-        from weightguard.cli.options import key_password
-        from weightguard.signing.ec import EcKeySigner
-
-        signer = EcKeySigner.from_file(sign_key, key_password(sign_key))
+    if (factory is None) == (not use_transformers):
+        raise UsageError("give exactly one of --factory module:function or --transformers")
+    request = _llm_request(llm, prompts_file, prompts, new_tokens, top_k)
+    signer = _signer(sign_key, sign_cert, sign_chain, keyless)
     _factories_from_cwd()
     result = record_smoke(
         model_path,
@@ -215,16 +365,12 @@ def record(
         seed=seed,
         tolerance=_tolerance(rtol, atol, dtype),
         signer=signer,
+        transformers=use_transformers,
+        llm=request,
+        quantize=quantize,
     )
     write_atomic(target, result.data)
-    signer_info = None
-    if signer is not None:
-        from weightguard.signing.keys import key_hint
-
-        signer_info = {
-            "kind": "key",
-            "identity": f"sha256:{key_hint(signer.private_key.public_key())}",
-        }
+    signer_info = _signer_info(signer)
     outputs = result.statement["predicate"]["outputs"]
     details = {
         "model": {"path": str(model_path), "root_digest": f"sha256:{result.root_digest}"},
@@ -237,6 +383,12 @@ def record(
             for o in outputs
         ],
     }
+    llm_section = result.statement["predicate"].get("llm")
+    if llm_section:
+        details["llm"] = [
+            {"prompt": p, "tokens": seq["tokens"]}
+            for p, seq in zip(llm_section["prompts"], llm_section["sequences"], strict=True)
+        ]
     return Result(Report("smoke record", Verdict.ACCEPTED, (), details), render_record)
 
 
@@ -256,6 +408,8 @@ def record(
     examples=(
         "weightguard smoke check model.safetensors --record model.smoke.json "
         "--record-key release.pub.pem --factory pkg.models:build --device cuda",
+        "weightguard smoke check VARIANT_DIR --transformers --record ref.smoke.json "
+        "--record-key release.pub.pem --budget top1=0.9,kl=0.05",
     ),
 )
 @click.argument("model_path", type=click.Path(path_type=Path))
@@ -281,7 +435,25 @@ def record(
     is_flag=True,
     help="Compare against a record nobody vouches for (unsigned or unverified); loud.",
 )
-@click.option("--factory", required=True, help="Model factory, module:function (no arguments).")
+@click.option("--factory", help="Model factory, module:function (no arguments).")
+@click.option("--transformers", "use_transformers", is_flag=True, help=TRANSFORMERS_HELP)
+@click.option(
+    "--budget",
+    metavar="METRIC=N,...",
+    help="Variant drift budget: max_abs, max_rel, top1, kl, logprob (e.g. top1=0.9,kl=0.05).",
+)
+@click.option(
+    "--dtype",
+    type=click.Choice(["float32", "float64", "float16", "bfloat16"]),
+    help="With --budget: cast the variant [default: its own dtype].",
+)
+@click.option("--quantize", type=click.Choice(["int8-dynamic"]), help=QUANTIZE_HELP)
+@click.option(
+    "--write-record",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write a check record (outcome passed/failed) here, for a policy's smoke rule.",
+)
+@_signing_options
 @click.option("--input-factory", help="Input factory; required when the record used one.")
 @click.option("--device", default="auto", show_default=True, help=DEVICE_HELP)
 @click.option("--rtol", type=float, help="Override the record's relative tolerance.")
@@ -297,11 +469,20 @@ def check(
     record_sigstore_issuer: str | None,
     record_trusted_root: str | None,
     allow_unsigned_record: bool,
-    factory: str,
+    factory: str | None,
+    use_transformers: bool,
+    budget: str | None,
+    dtype: str | None,
+    quantize: str | None,
+    write_record: Path | None,
+    sign_key: str | None,
+    sign_cert: str | None,
+    sign_chain: tuple[str, ...],
     input_factory: str | None,
     device: str,
     rtol: float | None,
     atol: float | None,
+    **keyless: Any,
 ) -> Result:
     """Load and run MODEL_PATH here and compare its outputs with --record.
 
@@ -310,6 +491,11 @@ def check(
     off and deterministic kernels are requested for the run. Exit 0 match, 1 mismatch
     (largest deviation and where) or bad record, 2 usage, 3 cannot load.
     """
+    import hashlib
+
+    from weightguard.smoke import check_smoke
+    from weightguard.smoke.budget import parse_budget
+
     require_paths([model_path], "MODEL_PATH")
     require_paths([record_path], "--record")
     sigstore = {
@@ -330,9 +516,20 @@ def check(
         )
     if trusted and allow_unsigned_record:
         raise UsageError("--allow-unsigned-record contradicts the record trust options given")
+    if (factory is None) == (not use_transformers):
+        raise UsageError("give exactly one of --factory module:function or --transformers")
     require_extra("torch")
-    from weightguard.smoke import check_smoke
-
+    drift_budget = parse_budget(budget) if budget is not None else None
+    if dtype is not None and drift_budget is None:
+        raise UsageError("--dtype needs --budget (a variant is judged against a budget)")
+    signer = _signer(sign_key, sign_cert, sign_chain, keyless)
+    if signer is not None and write_record is None:
+        raise UsageError("signing options need --write-record")
+    if write_record is not None and _inside_model(model_path, write_record):
+        raise UsageError(
+            "the check record must not be written inside the model directory",
+            path=str(write_record),
+        )
     verifier = None
     if trusted:
         from weightguard.cli.verify import build_verifier
@@ -353,7 +550,29 @@ def check(
         input_factory=input_factory,
         device=device,
         tolerance=_tolerance(rtol, atol, None),
+        transformers=use_transformers,
+        budget=drift_budget,
+        dtype=dtype,
+        quantize=quantize,
     )
+    details = dict(result.details)
+    if write_record is not None:
+        from weightguard.fileio import write_atomic
+        from weightguard.smoke.run import check_record
+        from weightguard.untrusted import read_regular
+
+        data = check_record(
+            result,
+            hashlib.sha256(read_regular(record_path)).hexdigest(),
+            model_name=model_path.resolve().name,
+            signer=signer,
+        )
+        write_atomic(write_record, data)
+        details["check_record"] = {
+            "path": str(write_record),
+            "outcome": "passed" if result.accepted else "failed",
+            "signer": _signer_info(signer),
+        }
     reasons = result.reasons
     notes: tuple[str, ...] = ()
     if verifier is None:
@@ -366,5 +585,5 @@ def check(
             *reasons,
         )
         notes = (loud,)
-    report = Report("smoke check", result.verdict, reasons, dict(result.details))
+    report = Report("smoke check", result.verdict, reasons, details)
     return Result(report, render_check, notes=notes)

@@ -354,6 +354,18 @@ class FileChecks(EvaluatorBase):
                 ", ".join(sorted(wanted)) or "(no digest of this model)",
                 ", ".join(got),
             )
+        if builtin is SMOKE_PASSING:
+            # A failed check record outweighs any passing one: the deploy-time check on
+            # these weights failed, whatever the release-time record says.
+            failed = next((s for s in about if not builtin.check(s.predicate)[0]), None)
+            if failed is not None:
+                return (
+                    Status.FAILED,
+                    "smoke.failed",
+                    f"{ptype} statement from {failed.source}: smoke check failed",
+                    builtin.describe(),
+                    str(failed.predicate.get("outcome")),
+                )
         constraints = ((builtin,) if builtin else ()) + req.where
         first_failure: tuple[FieldConstraint, str] | None = None
         for s in about:

@@ -18,8 +18,10 @@ Example:
 
 from __future__ import annotations
 
+from weightguard.smoke.budget import Budget, parse_budget
 from weightguard.smoke.device import DeviceChoice, resolve_device
 from weightguard.smoke.factory import ModelBuildError
+from weightguard.smoke.llm import LlmRequest
 from weightguard.smoke.loader import ModelLoadError
 from weightguard.smoke.outputs import OutputComparison, Tolerance, default_tolerance
 from weightguard.smoke.record import (
@@ -28,11 +30,19 @@ from weightguard.smoke.record import (
     load_record,
     parse_record,
 )
-from weightguard.smoke.run import RecordResult, SmokeResult, check_smoke, record_smoke
+from weightguard.smoke.run import (
+    RecordResult,
+    SmokeResult,
+    check_record,
+    check_smoke,
+    record_smoke,
+)
 
 __all__ = [
     "PREDICATE_TYPE",
+    "Budget",
     "DeviceChoice",
+    "LlmRequest",
     "ModelBuildError",
     "ModelLoadError",
     "OutputComparison",
@@ -40,9 +50,11 @@ __all__ = [
     "SmokeRecord",
     "SmokeResult",
     "Tolerance",
+    "check_record",
     "check_smoke",
     "default_tolerance",
     "load_record",
+    "parse_budget",
     "parse_record",
     "record_smoke",
     "resolve_device",

@@ -34,7 +34,11 @@ from weightguard.signing import Signer, SignerInfo, Verifier
 from weightguard.smoke.outputs import PROJECTIONS, Tolerance
 
 PREDICATE_TYPE = "https://weightguard.dev/smoke/v1"
-OUTCOMES = ("recorded",)  # a reference record; other outcomes are refused until defined
+# recorded: a reference record (release time); passed / failed: a check record written
+# by `smoke check --write-record` (deploy time), what a policy's smoke rule judges.
+OUTCOMES = ("recorded", "passed", "failed")
+BUILDERS = ("factory", "transformers")
+INPUT_KINDS = ("tensor", "factory", "token_ids", "prompts")
 
 
 def _bad(message: str) -> BundleError:
@@ -129,6 +133,25 @@ class SmokeRecord:
     predicate: Mapping[str, Any] = field(repr=False)
 
     @property
+    def builder(self) -> str:
+        """``factory`` (named code) or ``transformers`` (config.json of the folder)."""
+        return str(self.predicate["model"].get("builder", "factory"))
+
+    @property
+    def input_kind(self) -> str:
+        """How the input was made: tensor, factory, token_ids or prompts."""
+        kind = self.predicate["input"].get("kind")
+        if kind is None:
+            return "factory" if self.input_factory else "tensor"
+        return str(kind)
+
+    @property
+    def llm(self) -> Mapping[str, Any] | None:
+        """The validated ``llm`` section (prompts, tokens, top-k log-probs), if any."""
+        value = self.predicate.get("llm")
+        return value if isinstance(value, dict) else None
+
+    @property
     def verified(self) -> bool:
         """True when the signature was checked by a verifier."""
         return self.signer is not None
@@ -201,8 +224,18 @@ def record_from_statement(stmt: Statement, signer: SignerInfo | None, signed: bo
     for t in tensors:
         if not isinstance(t, dict) or not isinstance(t.get("sha256"), str):
             raise _bad("input.tensors entries need a name, shape, dtype and sha256")
+    if model.get("builder", "factory") not in BUILDERS:
+        raise _bad(f"model.builder must be one of {', '.join(BUILDERS)}")
+    if inp.get("kind", "tensor") not in INPUT_KINDS:
+        raise _bad(f"input.kind must be one of {', '.join(INPUT_KINDS)}")
+    if "llm" in p:
+        from weightguard.smoke.llm import parse_llm
+
+        parse_llm(p["llm"])
+    elif inp.get("kind") == "prompts":
+        raise _bad("input.kind is prompts but there is no llm section")
     outputs = _get(p, "outputs", list, "predicate")
-    if not outputs:
+    if not outputs and outcome != "failed":  # a failed check may have run nothing
         raise _bad("outputs is empty")
     checked = tuple(_check_output(o, i) for i, o in enumerate(outputs))
     if len({o["name"] for o in checked}) != len(checked):

@@ -125,6 +125,15 @@ def attest_model(signer: str, ptype: str, predicate: dict[str, Any]):
     return after
 
 
+def attest_model_file(name: str, signer: str, ptype: str, predicate: dict[str, Any]):
+    """Like attest_model, into model.sig.d/NAME (several statements side by side)."""
+
+    def after(kit: Kit, model: Path) -> None:
+        kit.attest(model / "model.sig.d" / name, signer, ptype, model_digest(model), predicate)
+
+    return after
+
+
 def tamper(rel: str, data: bytes | None) -> Callable[[Kit, Path], None]:
     def after(kit: Kit, model: Path) -> None:
         if data is None:
@@ -485,9 +494,41 @@ SCENARIOS = [
     Scenario(
         "smoke-record-malformed",
         rules(rule(extra="smoke: {signers: [team-a]}")),
-        then(signed("team-a"), attest_model("team-a", SMOKE, smoke_predicate("failed"))),
+        then(signed("team-a"), attest_model("team-a", SMOKE, smoke_predicate("bogus"))),
         1,
         "smoke.record_malformed",
+    ),
+    # A check record whose outcome is failed (smoke check --write-record) blocks, even
+    # next to a passing release-time record of the same weights.
+    Scenario(
+        "smoke-check-record-failed",
+        rules(rule(extra="smoke: {signers: [team-a]}")),
+        then(signed("team-a"), attest_model("team-a", SMOKE, smoke_predicate("failed"))),
+        1,
+        "smoke.failed",
+    ),
+    Scenario(
+        "smoke-check-record-failed-beside-recorded",
+        rules(rule(extra="smoke: {signers: [team-a]}")),
+        then(
+            then(
+                signed("team-a"),
+                attest_model_file(
+                    "release.smoke.json", "team-a", SMOKE, smoke_predicate("recorded")
+                ),
+            ),
+            attest_model_file("deploy.check.json", "team-a", SMOKE, smoke_predicate("failed")),
+        ),
+        1,
+        "smoke.failed",
+    ),
+    Scenario(
+        "smoke-check-record-passed",
+        rules(rule(extra="smoke: {signers: [team-a]}")),
+        then(signed("team-a"), attest_model("team-a", SMOKE, smoke_predicate("passed"))),
+        0,
+        "smoke.ok",
+        Status.PASSED,
     ),
     Scenario(
         "smoke-record-untrusted",
