@@ -145,67 +145,13 @@ def install_weightguard(bin_dir: Path) -> Path:
     return bin_dir
 
 
-def cli_has_option(command: list[str], option: str) -> bool:
-    from weightguard.cli import cli
-
-    cmd: Any = cli
-    for name in command:
-        cmd = cmd.get_command(None, name) if cmd is not None else None
-    return cmd is not None and any(option in p.opts for p in cmd.params)
-
-
 def shim_main(argv: list[str]) -> None:
     trust = os.environ.get("WG_TEST_TRUST_CONFIG")
     if "--sigstore" in argv and trust:
         argv = [*argv, "--trust-config", trust]
-    if argv[:2] == ["smoke", "record"] and not cli_has_option(["smoke", "record"], "--sigstore"):
-        sys.exit(keyless_smoke_standin(argv[2:]))
     from weightguard.cli import cli
 
     cli.main(argv, prog_name="weightguard")
-
-
-def keyless_smoke_standin(argv: list[str]) -> int:
-    """KEYLESS SMOKE STAND-IN: `smoke record --sigstore` is not built in this checkout yet
-    (helper G8's work). Do what it will do through the library: run the model once and sign
-    the record keyless with the job's ambient credentials, into --out. Remove when the CLI
-    has the flag (the shim then runs the real command)."""
-    import click
-
-    from weightguard.cli.sigstore_options import build_sigstore_signer
-    from weightguard.smoke import record_smoke
-
-    @click.command()
-    @click.argument("model")
-    @click.option("--factory", required=True)
-    @click.option("--input-shape", required=True)
-    @click.option("--device", default="auto")
-    @click.option("--out", required=True)
-    @click.option("--sigstore", is_flag=True, required=True)
-    @click.option("--trust-config")
-    def record(**o: Any) -> None:
-        sys.path.append(os.getcwd())
-        signer = build_sigstore_signer({"sigstore": True, "trust_config": o["trust_config"]})
-        result = record_smoke(
-            o["model"],
-            o["factory"],
-            input_shape=tuple(int(d) for d in o["input_shape"].split(",")),
-            device=o["device"],
-            signer=signer,  # type: ignore[arg-type]
-        )
-        Path(o["out"]).parent.mkdir(parents=True, exist_ok=True)
-        Path(o["out"]).write_bytes(result.data)
-        click.echo(f"(stand-in) wrote keyless smoke record {o['out']}")
-
-    try:
-        record.main(argv, prog_name="weightguard smoke record", standalone_mode=False)
-    except click.ClickException as exc:
-        exc.show()
-        return 2
-    return 0
-
-
-# ---- running jobs ---------------------------------------------------------------------------
 
 
 @dataclass

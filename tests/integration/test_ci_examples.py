@@ -111,11 +111,6 @@ def test_command_line_parses_with_the_real_cli(where: str, argv: list[str]) -> N
         verify = cli.get_command(None, "verify")  # type: ignore[arg-type]
         if verify is None or not any("--policy" in p.opts for p in verify.params):
             pytest.skip("`weightguard verify --policy` is not built in this checkout yet")
-    if argv[:2] == ["smoke", "record"] and "--sigstore" in argv:
-        from tests.integration.ci_runner import cli_has_option
-
-        if not cli_has_option(["smoke", "record"], "--sigstore"):
-            pytest.skip("`weightguard smoke record --sigstore` is not built in this checkout yet")
     try:
         dry_parse(argv)
     except NotBuilt as exc:
