@@ -301,7 +301,7 @@ CODES: tuple[ReasonCode, ...] = (
     R("smoke.tied_conflict", "error", 1, "tied weights disagree in the file"),
     R("smoke.token_mismatch", "error", 1, "greedy decoding diverges from the recorded tokens (first diverging position named)"),
     R("smoke.tolerance_override", "warning", 0, "tolerance overridden (record: rtol"),
-    R("smoke.transformers_missing", "error", 2, "--transformers needs the transformers package: pip install 'weightguard[transformers]'"),
+    R("smoke.transformers_missing", "error", 2, "--transformers needs the transformers package: pip install './weightguard[transformers]' from a checkout of this project"),
     R("smoke.unexpected_key", "error", 3, "the weights hold a tensor the model does not have"),
     R("statement.algorithm", "error", 1, "a resource's algorithm does not match the statement's serialization"),
     R("statement.malformed", "error", 1, "the DSSE payload is not a valid in-toto statement"),

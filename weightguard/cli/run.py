@@ -381,7 +381,8 @@ def _missing_extra(exc: ModuleNotFoundError) -> UsageError | None:
     return UsageError(
         f"this needs the optional dependency {top!r}, which is not installed",
         code="env.missing_extra",
-        hint=f"pip install 'weightguard[{extra}]'",
+        hint=f"pip install './weightguard[{extra}]' from a checkout of this project "
+        "(the name on the public index is another project)",
     )
 
 

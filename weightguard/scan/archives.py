@@ -93,7 +93,7 @@ def scan_sevenzip(
             "format.unsupported",
             "7z archive: py7zr is not installed",
             member,
-            hint="pip install 'weightguard[7z]'",
+            hint="pip install './weightguard[7z]' from a checkout of this project",
         )
         return
     limit = 1 << 30

@@ -152,7 +152,8 @@ class SigstoreVerifier:
             from sigstore.verify import Verifier
         except ImportError:
             raise ConfigError(
-                "Sigstore support is not installed", hint="pip install 'weightguard[sigstore]'"
+                "Sigstore support is not installed",
+                hint="pip install './weightguard[sigstore]' from a checkout of this project",
             ) from None
         self.policy = policy
         self.trust = trust or TrustRoot.embedded("production")
@@ -297,7 +298,8 @@ class SigstoreSigner:
             from sigstore.sign import SigningContext
         except ImportError:
             raise ConfigError(
-                "Sigstore support is not installed", hint="pip install 'weightguard[sigstore]'"
+                "Sigstore support is not installed",
+                hint="pip install './weightguard[sigstore]' from a checkout of this project",
             ) from None
         self._explicit = identity_token
         self._ambient = ambient

@@ -77,7 +77,8 @@ class TrustRoot:
             import sigstore
         except ImportError:
             raise ConfigError(
-                "Sigstore support is not installed", hint="pip install 'weightguard[sigstore]'"
+                "Sigstore support is not installed",
+                hint="pip install './weightguard[sigstore]' from a checkout of this project",
             ) from None
         path = Path(sigstore.__file__).parent / "_store" / _EMBEDDED[instance] / "trusted_root.json"
         trust = cls._read(path)

@@ -205,7 +205,7 @@ def build_hf_model(model_dir: Path, device: str, dtype: str | None) -> HfModel:
     except ImportError as exc:
         raise UsageError(
             "--transformers needs the transformers package: "
-            "pip install 'weightguard[transformers]'",
+            "pip install './weightguard[transformers]' from a checkout of this project",
             code="smoke.transformers_missing",
         ) from exc
     from weightguard.smoke.factory import DTYPES
