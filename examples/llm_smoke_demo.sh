@@ -71,7 +71,7 @@ cfg = json.load(open(sys.argv[1]))
 cfg.setdefault("rope_parameters", {})["rope_theta"] = 100.0
 json.dump(cfg, open(sys.argv[1], "w"))
 PY
-expect 0 weightguard sign "$M" --key "$OUT/release.pem"
+expect 0 weightguard sign "$M" --key "$OUT/release.pem" --force  # replaces the release bundle
 expect 1 weightguard smoke check "$M" --transformers --record "$M/model.sig.d/smoke.json" \
   --record-key "$OUT/release.pub.pem" --write-record "$M/model.sig.d/check.json" \
   --sign-key "$OUT/release.pem"
