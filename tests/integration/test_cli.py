@@ -18,8 +18,6 @@ import pytest
 from tests.models import (
     KeyPair,
     Pki,
-    make_keypair,
-    make_pki,
     ordering_trap_model,
     run_cli,
     single_file_model,
@@ -29,25 +27,6 @@ from weightguard import __version__
 
 HEX64 = re.compile(r"^sha256:[0-9a-f]{64}$")
 PASSWORD_ENV = "WEIGHTGUARD_KEY_PASSWORD"
-
-
-@pytest.fixture(scope="module")
-def keys(tmp_path_factory: pytest.TempPathFactory) -> KeyPair:
-    return make_keypair(tmp_path_factory.mktemp("keys"), "release")
-
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
-    return make_pki(tmp_path_factory.mktemp("pki"))
-
-
-@pytest.fixture
-def signed(tmp_path: Path, keys: KeyPair) -> Path:
-    """A model signed with the default signature path (MODEL/model.sig)."""
-    m = ordering_trap_model(tmp_path / "model")
-    r = run_cli("sign", m, "--key", keys.private)
-    assert r.rc == 0, r.stderr
-    return m
 
 
 def _one_error_line(stderr: str) -> str:

@@ -21,7 +21,6 @@ from tests.models import (
     KeyPair,
     Pki,
     make_keypair,
-    make_pki,
     ordering_trap_model,
     run_cli,
     write,
@@ -29,23 +28,6 @@ from tests.models import (
 
 REPO = Path(__file__).resolve().parents[2]
 REPORT_KEYS = {"schema", "tool", "command", "verdict", "exit_code", "reasons"}
-
-
-@pytest.fixture(scope="module")
-def keys(tmp_path_factory: pytest.TempPathFactory) -> KeyPair:
-    return make_keypair(tmp_path_factory.mktemp("keys"), "release")
-
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
-    return make_pki(tmp_path_factory.mktemp("pki"))
-
-
-@pytest.fixture
-def signed(tmp_path: Path, keys: KeyPair) -> Path:
-    m = ordering_trap_model(tmp_path / "model")
-    assert run_cli("sign", m, "--key", keys.private).rc == 0
-    return m
 
 
 def report_of(stdout: str, exit_code: int, code: str | None = None) -> dict[str, Any]:

@@ -31,7 +31,6 @@ from tests.models import (
     Pki,
     colon_model,
     make_keypair,
-    make_pki,
     ordering_trap_model,
     run_cli,
     run_model_signing,
@@ -60,16 +59,6 @@ def ms_root_digest(model: Path, config: object) -> str:
     for descriptor in manifest.resource_descriptors():
         outer.update(descriptor.digest.digest_value)
     return outer.hexdigest()
-
-
-@pytest.fixture(scope="module")
-def keys(tmp_path_factory: pytest.TempPathFactory) -> KeyPair:
-    return make_keypair(tmp_path_factory.mktemp("keys"), "release")
-
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
-    return make_pki(tmp_path_factory.mktemp("pki"))
 
 
 # --- 2. root digests -------------------------------------------------------------------
