@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 
 from tests.models import (
@@ -28,12 +29,16 @@ from tests.models import (
 
 REPO = Path(__file__).resolve().parents[2]
 REPORT_KEYS = {"schema", "tool", "command", "verdict", "exit_code", "reasons"}
+REPORT_VALIDATOR = jsonschema.Draft202012Validator(
+    json.loads((REPO / "weightguard" / "report.schema.json").read_text())
+)
 
 
 def report_of(stdout: str, exit_code: int, code: str | None = None) -> dict[str, Any]:
     """The one JSON document on stdout, checked against the report schema's shape."""
     doc = json.loads(stdout)  # exactly one document: json.loads refuses trailing data
     assert isinstance(doc, dict) and REPORT_KEYS <= doc.keys(), doc
+    REPORT_VALIDATOR.validate(doc)  # the shipped JSON Schema (weightguard/report.schema.json)
     assert doc["schema"] == "https://weightguard.dev/report/v1"
     assert doc["verdict"] in ("accepted", "rejected", "incomplete", "error")
     assert doc["exit_code"] == exit_code, doc
