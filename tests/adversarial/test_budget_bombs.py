@@ -24,15 +24,18 @@ _SYSTEM = b"cos\nsystem\n(S'echo pwned'\ntR"
 _PROTO2 = b"\x80\x02"
 
 # Scans one file in a fresh interpreter under a 1 GiB address-space cap; prints the
-# outcome, the rules found and the peak RSS in MiB.
+# outcome, the rules found and the peak RSS in MiB (VmHWM: ru_maxrss would carry the
+# pytest parent's peak over fork and exec).
 _RUNNER = """
-import json, resource, sys
+import json, re, resource, sys
 resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
 from weightguard import scan
 r = scan.scan([sys.argv[1]])
 f = r.files[0]
+with open("/proc/self/status") as fh:
+    rss = int(re.search(r"VmHWM:\\s*(\\d+)", fh.read()).group(1)) // 1024
 print(json.dumps({"outcome": f.outcome.value, "rules": sorted({x.rule for x in f.findings}),
-                  "rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024}))
+                  "rss": rss}))
 """
 
 
@@ -44,6 +47,11 @@ def memo_chain(depth: int) -> bytes:
 def nested_tuples(depth: int) -> bytes:
     """((((None,),),),) `depth` deep with TUPLE1 + MEMOIZE: stack depth stays 1."""
     return _PROTO2 + b"N" + b"\x85\x94" * depth + b"0" + _SYSTEM + b"."
+
+
+def self_append(count: int) -> bytes:
+    """One list appended to itself `count` times through the memo: one event, not count."""
+    return _PROTO2 + b"]\x94" + b"h\x00a" * count + _SYSTEM + b"."
 
 
 def doubling_dag(levels: int) -> bytes:
@@ -67,16 +75,25 @@ def _scan_in_subprocess(path: Path, timeout: float) -> tuple[dict[str, object], 
     return json.loads(done.stdout.strip().splitlines()[-1]), elapsed
 
 
-@pytest.mark.parametrize("build", [memo_chain, nested_tuples], ids=["memo_chain", "tuples"])
-def test_six_megabyte_bombs_are_bounded_and_incomplete(tmp_path: Path, build) -> None:
-    depth = 2_000_000 if build is memo_chain else 3_000_000
+@pytest.mark.parametrize(
+    ("build", "depth", "outcome", "rules"),
+    [
+        (memo_chain, 2_000_000, "incomplete", ["pickle.budget"]),
+        (nested_tuples, 3_000_000, "incomplete", ["pickle.budget"]),
+        (self_append, 2_000_000, "unsafe", ["global.denied", "pickle.stack_leftover"]),
+    ],
+    ids=["memo_chain", "tuples", "self_append"],
+)
+def test_six_megabyte_bombs_are_bounded(
+    tmp_path: Path, build, depth: int, outcome: str, rules: list[str]
+) -> None:
     bomb = tmp_path / "bomb.pkl"
     bomb.write_bytes(build(depth))
     assert 5_900_000 < bomb.stat().st_size < 6_100_000
     result, elapsed = _scan_in_subprocess(bomb, timeout=120)
-    assert result["outcome"] == "incomplete"
-    assert result["rules"] == ["pickle.budget"]
-    # ~75 MiB and ~1 s when idle; the old code needed 200 and 600 MiB.
+    assert result["outcome"] == outcome
+    assert result["rules"] == rules
+    # ~75 MiB and ~1 s when idle; the old code needed 200, 600 and 280 MiB.
     assert isinstance(result["rss"], int) and result["rss"] < 140, result
     assert elapsed < 30
 

@@ -35,6 +35,7 @@ from weightguard.scan.opcodes import NAMES
 from weightguard.scan.reader import Reader, StreamError
 from weightguard.scan.values import BytesRef, Global, Value
 
+_CONTAINER_OPS = frozenset({"appends", "setitems", "additems"})
 # Compiled on first use through re's own cache: protocol 0 text is rare in checkpoints.
 _DECIMAL = rb"-?(0|[1-9][0-9]*)\n"
 _MAX_LINE = 1 << 20
@@ -161,6 +162,7 @@ class Machine:
         self.memo_list: list[Value] = []
         self.memo: dict[int, Value] | None = None
         self.events: list[Event] = []
+        self.container_ops: set[tuple[str, int]] = set()  # (kind, id(target)) recorded
         self.nested: list[PickleProgram] = []
         self.anomalies: list[StreamError] = []
         self.proto = 0
@@ -262,7 +264,17 @@ class Machine:
             raise self.err("pickle.budget", "too many container items for the size of the file")
 
     def event(self, kind: str, node: Value, arg: Value = None) -> None:
-        """Record an event at the current opcode (events keep nodes alive: charged as items)."""
+        """Record an event at the current opcode (events keep nodes alive: charged as items).
+
+        A container operation is judged by its target alone (`Judge._container_op`), so
+        only the first APPEND(S)/SETITEM(S)/ADDITEMS on each target is recorded: a
+        million appends to one list are one event, not a million (memory per byte).
+        """
+        if kind in _CONTAINER_OPS:
+            key = (kind, id(node))
+            if key in self.container_ops:
+                return
+            self.container_ops.add(key)
         self.items += 1
         if self.items > self.max_items:
             raise self.err("pickle.budget", "too many objects for the size of the file")
