@@ -169,9 +169,13 @@ class Scanner:
                 # A data file that is, from byte 0, also a pickle that runs something:
                 # the code-running reading decides; both readings are scanned.
                 self._polyglot(fs, det, fh, size, member, depth)
-        kind = {"torch-zip": "zip", "torchscript": "zip", "npz": "zip", "torch-tar": "tar"}.get(
-            kind, kind
-        )
+        kind = {
+            "torch-zip": "zip",
+            "torchscript": "zip",
+            "npz": "zip",
+            "keras": "zip",
+            "torch-tar": "tar",
+        }.get(kind, kind)
         if det.problem and kind == "unknown":
             fs.incomplete(
                 "safetensors.invalid", f"not a valid safetensors file: {det.problem}", member
