@@ -21,7 +21,6 @@ format ``keras`` when both JSON members are there (`is_keras`).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 
 CONFIG = "config.json"
@@ -65,6 +64,8 @@ def code_in_config(data: bytes) -> str | None:
     Raises:
         KerasError: the bytes are not JSON (or nest deeper than json can read).
     """
+    import json  # only when a config is met: a torch zip scan never loads it
+
     try:
         document = json.loads(data)  # as saving_lib does: bytes, any UTF encoding
     except (ValueError, RecursionError) as exc:

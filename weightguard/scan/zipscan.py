@@ -14,7 +14,7 @@ from __future__ import annotations
 import io
 from typing import BinaryIO
 
-from weightguard.scan import datafmt_keras, torchfmt
+from weightguard.scan import torchfmt
 from weightguard.scan.containers import FileScan, Scanner, join
 from weightguard.scan.formats import zip_kind
 from weightguard.scan.judge import PersidCheck
@@ -29,6 +29,8 @@ from weightguard.scan.zipread import (
     read_member,
 )
 
+# `weightguard.scan.datafmt_keras.CONFIG`, spelled here so a torch zip never imports it.
+_KERAS_CONFIG = "config.json"
 # The most we inflate into memory for one compressed member we sniff.
 MAX_IN_MEMORY = 1 << 30
 _TORCH_TEXT = (
@@ -78,7 +80,7 @@ def scan_zip(
             if not m.name.endswith("/"):
                 _zip_member(scanner, fs, fh, directory, m, join(member, m.name), depth)
     for m in directory.members:
-        if m.name == datafmt_keras.CONFIG:  # keras.saving loads it from any zip
+        if m.name == _KERAS_CONFIG:  # keras.saving loads it from any zip
             _keras_config(scanner, fs, fh, directory, m, join(member, m.name))
     return kind
 
@@ -87,6 +89,8 @@ def _keras_config(
     scanner: Scanner, fs: FileScan, fh: BinaryIO, directory: Directory, m: Member, label: str
 ) -> None:
     """Judge a top-level ``config.json`` as Keras' `load_model` reads it."""
+    from weightguard.scan import datafmt_keras
+
     try:
         data, _ = read_member(fh, m, directory.shift, max_size=datafmt_keras.MAX_CONFIG)
         reason = datafmt_keras.code_in_config(data)
