@@ -130,3 +130,22 @@ def test_honest_large_containers_stay_clean(tmp_path: Path) -> None:
     result = wscan.scan([tmp_path])
     assert [(Path(f.path).name, f.outcome) for f in result.files if f.outcome is not
             Outcome.CLEAN] == []
+
+
+def test_convert_does_not_expand_shared_subgraphs(tmp_path: Path) -> None:
+    # {"meta": x_22}, x_{i+1} = [x_i, x_i]: scan-clean plain data of 300 bytes whose
+    # JSON form was expanded path by path (69 s); now refused within a visit budget.
+    from weightguard.convert.run import convert
+    from weightguard.errors import IncompleteError
+
+    body = _PROTO2 + b"}q\x00X\x04\x00\x00\x00metaq\x01K\x01q\x020"
+    for i in range(22):
+        body += b"](h%ch%ceq%c0" % (i + 2, i + 2, i + 3)
+    src = tmp_path / "dag.pkl"
+    src.write_bytes(body + b"h%cs." % 24)
+    assert wscan.scan([src]).outcome is Outcome.CLEAN
+    started = time.monotonic()
+    with pytest.raises(IncompleteError):
+        convert(src, tmp_path / "out.safetensors")
+    assert time.monotonic() - started < 20
+    assert not (tmp_path / "out.safetensors").exists()
