@@ -351,4 +351,3 @@ def _hash_model(
         workers=workers,
         progress=progress,
     )
-

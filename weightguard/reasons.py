@@ -119,6 +119,7 @@ CODES: tuple[ReasonCode, ...] = (
     R("joblib.frame", "error", 3, "a joblib stream is framed in a way the scanner cannot follow"),
     R("joblib.object_array", "error", 3, "a joblib array holds Python objects (a pickle inside)"),
     R("joblib.zfile", "error", 3, "a pre-0.10 joblib 'ZF' file that could not be fully inflated and scanned"),
+    R("keras.invalid", "error", 3, "a Keras model config (config.json in a zip) is not JSON or is over the size cap"),
     R("keras.lambda", "error", 1, "a Keras model config holds a Lambda layer or custom object: code runs on load"),
     R("key.exists", "error", 2, "keygen would overwrite an existing key (use --force)"),
     R("key.invalid", "error", 2, "a key or certificate cannot be loaded or is of an unsupported type"),

@@ -21,7 +21,7 @@ represent inside the state dict refuses the conversion.
 from __future__ import annotations
 
 from weightguard.convert.model import Entry, Extraction, TensorRef
-from weightguard.convert.simple import NotSimple, mapping_pairs, simple_json
+from weightguard.convert.simple import NotSimple, Visits, mapping_pairs, simple_json
 from weightguard.convert.source import Checkpoint
 from weightguard.convert.tensors import Found, NotTensor, Refused, TensorReader
 from weightguard.errors import IncompleteError, UsageError
@@ -38,6 +38,8 @@ COMMON_KEYS = (
     "params",
 )
 MAX_DEPTH = 64
+MAX_ENTRIES = 1_000_000  # named entries one checkpoint may have (tensors, kept, dropped)
+MAX_SIMPLE_VISITS = 4_000_000  # values all "is it simple JSON?" checks may visit together
 
 
 class Extractor:
@@ -51,6 +53,11 @@ class Extractor:
         self.dropped: list[Entry] = []
         self.refused: list[str] = []
         self.prefix = ""  # the state dict's path from the root
+        # Entries `entry` may still visit: a shared subgraph is reached once per path
+        # (each path is a named entry), so a few hundred bytes of memo GETs could name
+        # 2**30 entries; past this many the checkpoint is refused.
+        self.visits_left = MAX_ENTRIES
+        self.simple_visits = Visits(MAX_SIMPLE_VISITS)
 
     def tensor(self, value: Value) -> Found | None:
         """The tensor a node stands for (see `TensorReader.tensor`)."""
@@ -87,6 +94,11 @@ class Extractor:
         and dropped entries are always reported from the root.
         """
         where = ".".join(p for p in (self.prefix, path) if p) if inside else path
+        self.visits_left -= 1
+        if self.visits_left < 0:
+            if self.visits_left == -1:
+                self.refused.append(f"more than {MAX_ENTRIES} entries (shared or nested values)")
+            return
         if id(value) in ancestors or depth > MAX_DEPTH:
             self.dropped.append(Entry(where, reason="nested too deeply or cyclic"))
             return
@@ -108,10 +120,18 @@ class Extractor:
                 self.dropped.append(Entry(where, reason="a tensor outside the state dict"))
             return
         try:
-            self.kept.append(Entry(where, json=simple_json(value)))
+            self.kept.append(Entry(where, json=simple_json(value, self.simple_visits)))
             return
         except NotSimple as exc:
             reason = str(exc)
+            if self.simple_visits.left <= 0:
+                if self.simple_visits.left == 0:
+                    self.simple_visits.left = -1  # reported once
+                    self.refused.append(
+                        f"non-tensor values visited more than {MAX_SIMPLE_VISITS} times "
+                        "(shared or nested values)"
+                    )
+                return
         items: list[tuple[Value, Value]] | None = mapping_pairs(value)
         if items is None and isinstance(value, List | Tuple):
             items = list(enumerate(value.items))
@@ -128,6 +148,9 @@ class Extractor:
 
     def holds_tensor(self, value: Value, depth: int = 0) -> bool:
         """True when a mapping or list holds a tensor within a few levels (finds state dicts)."""
+        self.visits_left -= 1
+        if self.visits_left < 0:
+            return False
         pairs = mapping_pairs(value)
         if pairs is None and isinstance(value, List | Tuple):
             pairs = list(enumerate(value.items))

@@ -105,7 +105,29 @@ def _numpy_scalar(value: Obj) -> object:
     return _plain(number, 0)
 
 
-def _plain(value: Value | object, depth: int) -> object:
+class Visits:
+    """Values `_plain` may still visit.
+
+    Each visited value adds at least one byte of JSON, so more than `MAX_VALUE_JSON`
+    visits for one value is over the size limit anyway; counting them stops a shared
+    subgraph (30 levels of ``[x, x]`` made by memo GETs, a few hundred bytes) from being
+    expanded into 2**30 values before the size check (a 22-level one took 69 s). A
+    converter also shares one across a checkpoint (`simple_json`'s `shared`), because
+    it asks again for every entry below a value that was not simple.
+    """
+
+    __slots__ = ("left",)
+
+    def __init__(self, left: int = MAX_VALUE_JSON) -> None:
+        self.left = left
+
+
+def _plain(value: Value | object, depth: int, visits: Visits | None = None) -> object:
+    if visits is None:
+        visits = Visits()
+    visits.left -= 1
+    if visits.left < 0:
+        raise NotSimple(f"its JSON form is over {MAX_VALUE_JSON} bytes")
     if depth > MAX_DEPTH:
         raise NotSimple("nested too deeply")
     if value is None or isinstance(value, bool | int | str):
@@ -115,20 +137,20 @@ def _plain(value: Value | object, depth: int) -> object:
             raise NotSimple("a non-finite float has no JSON form")
         return value
     if isinstance(value, List | Tuple):
-        return [_plain(v, depth + 1) for v in value.items]
+        return [_plain(v, depth + 1, visits) for v in value.items]
     pairs = mapping_pairs(value)  # type: ignore[arg-type]
     if pairs is not None:
         out: dict[str, object] = {}
         for key, item in pairs:
             if not isinstance(key, str):
                 raise NotSimple("a dict with non-string keys")
-            out[key] = _plain(item, depth + 1)
+            out[key] = _plain(item, depth + 1, visits)
         return out
     name = qualname(value)  # type: ignore[arg-type]
     if name == "torch.Size" and isinstance(value, Obj) and isinstance(value.args, Tuple):
         if len(value.args.items) != 1:
             raise NotSimple("a torch.Size without exactly one argument")
-        return _plain(value.args.items[0], depth + 1)
+        return _plain(value.args.items[0], depth + 1, visits)
     if name in _NUMPY_SCALAR and isinstance(value, Obj):
         return _numpy_scalar(value)
     if isinstance(value, bytes):
@@ -138,13 +160,23 @@ def _plain(value: Value | object, depth: int) -> object:
     raise NotSimple(f"a {type(value).__name__.lower()} value")
 
 
-def simple_json(value: Value) -> str:
+def simple_json(value: Value, shared: Visits | None = None) -> str:
     """The JSON text kept for a simple value.
+
+    Args:
+        shared: visits left for the whole checkpoint (charged with what this one used).
 
     Raises:
         NotSimple: the value is not simple, or its JSON is larger than `MAX_VALUE_JSON`.
     """
-    text = json.dumps(_plain(value, 0), separators=(",", ":"), ensure_ascii=False)
+    visits = Visits(MAX_VALUE_JSON if shared is None else min(MAX_VALUE_JSON, shared.left))
+    start = visits.left
+    try:
+        plain = _plain(value, 0, visits)
+    finally:
+        if shared is not None:
+            shared.left -= start - visits.left
+    text = json.dumps(plain, separators=(",", ":"), ensure_ascii=False)
     if len(text) > MAX_VALUE_JSON:
         raise NotSimple(f"its JSON form is {len(text)} bytes (limit {MAX_VALUE_JSON})")
     return text

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
+from weightguard.scan.graphwalk import Cache, within
 from weightguard.scan.model import Role
 from weightguard.scan.values import (
     BytesRef,
@@ -40,6 +41,10 @@ class Context(Protocol):
     def check_call(self, callee: Global, args: Tuple) -> str | None:
         """Judge a call the callee makes itself (``_rebuild_from_type_v2``)."""
 
+    @property
+    def walks(self) -> Cache:
+        """Results of value-graph walks for this stream (`weightguard.scan.graphwalk`)."""
+
 
 Cond = Callable[[Obj, Context], "str | None"]
 StateCond = Callable[[Value, Context], "str | None"]
@@ -62,18 +67,21 @@ def int_tuple(v: Value) -> tuple[int, ...] | None:
     return tuple(x for x in v.items if isinstance(x, int))
 
 
-def is_plain(v: Value, ctx: Context, depth: int = 0) -> bool:
-    """Constants and plain containers of them (no calls, no globals but allowed values)."""
-    if v is None or isinstance(v, bool | int | float | complex | str | bytes | BytesRef):
-        return True
-    if depth > 32:
-        return False
-    if isinstance(v, Tuple | List):
-        items = v.items
-        return all(is_plain(x, ctx, depth + 1) for x in items)
-    if isinstance(v, Dict):
-        return all(is_plain(k, ctx, depth + 1) and is_plain(x, ctx, depth + 1) for k, x in v.items)
-    return False
+def is_constant(v: Value) -> bool:
+    """None, bool, numbers, str and bytes (literal or skipped)."""
+    return v is None or isinstance(v, bool | int | float | complex | str | bytes | BytesRef)
+
+
+_PLAIN_CONTAINERS = (Tuple, List, Dict)
+
+
+def is_plain(v: Value, ctx: Context) -> bool:
+    """Constants and plain containers of them, nested at most 32 deep, no cycles.
+
+    One memoised iterative walk (`weightguard.scan.graphwalk`): shared nodes are
+    visited once per stream, however many paths or calls reach them.
+    """
+    return within(v, "plain", is_constant, _PLAIN_CONTAINERS, ctx.walks, 32)
 
 
 def made_by(v: Value, *qualnames: str) -> bool:

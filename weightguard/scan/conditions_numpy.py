@@ -14,11 +14,13 @@ from weightguard.scan.conditions import (
     Context,
     args_of,
     int_tuple,
+    is_constant,
     is_int,
     is_plain,
     made_by,
     strdict_state,
 )
+from weightguard.scan.graphwalk import within
 from weightguard.scan.model import Role
 from weightguard.scan.values import (
     Buffer,
@@ -53,21 +55,12 @@ def np_dtype(obj: Obj, ctx: Context) -> str | None:
 
 def np_dtype_state(state: Value, ctx: Context) -> str | None:
     """dtype ``__setstate__`` tuple: constants, names, fields of nested dtypes only."""
-    return None if _dtype_state_ok(state, 0) else "dtype state holds something else"
+    ok = within(state, "dtype-state", _dtype_leaf, (Tuple, Dict), ctx.walks, 16)
+    return None if ok else "dtype state holds something else"
 
 
-def _dtype_state_ok(v: Value, depth: int) -> bool:
-    if v is None or isinstance(v, bool | int | float | str | bytes):
-        return True
-    if depth > 16:
-        return False
-    if isinstance(v, Tuple):
-        return all(_dtype_state_ok(x, depth + 1) for x in v.items)
-    if isinstance(v, Dict):
-        return all(
-            _dtype_state_ok(k, depth + 1) and _dtype_state_ok(x, depth + 1) for k, x in v.items
-        )
-    return is_dtype(v)
+def _dtype_leaf(v: Value) -> bool:
+    return v is None or isinstance(v, bool | int | float | str | bytes) or is_dtype(v)
 
 
 def np_reconstruct(obj: Obj, ctx: Context) -> str | None:
@@ -198,18 +191,11 @@ _ARRAY_MAKERS = tuple(
 )
 
 
-def _is_data(v: Value, depth: int = 0) -> bool:
-    if v is None or isinstance(v, bool | int | float | complex | str | bytes | BytesRef):
-        return True
-    if depth > 32:
-        return False
-    if isinstance(v, Tuple | List):
-        return all(_is_data(x, depth + 1) for x in v.items)
-    if isinstance(v, Dict):
-        return all(_is_data(k, depth + 1) and _is_data(x, depth + 1) for k, x in v.items)
-    return made_by(v, *_ARRAY_MAKERS)
+def _data_leaf(v: Value) -> bool:
+    return is_constant(v) or made_by(v, *_ARRAY_MAKERS)
 
 
 def plain_state(state: Value, ctx: Context) -> str | None:
     """BUILD state made of plain values and numpy arrays only."""
-    return None if _is_data(state) else "state is not plain data"
+    ok = within(state, "data", _data_leaf, (Tuple, List, Dict), ctx.walks, 32)
+    return None if ok else "state is not plain data"

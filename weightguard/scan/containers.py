@@ -102,6 +102,24 @@ def _joblib_hook(m: Machine, target: Value, offset: int) -> None:
         joblib_hook(m, target, offset)
 
 
+def _reusable(view: PickleProgram | None) -> PickleProgram | None:
+    """The detector's run of a stream, if scanning it again could only repeat it.
+
+    Detection parses from byte 0 with the same machine, limits and file budget but no
+    joblib hook; a run that stopped early (a budget, a bomb, truncation) with no joblib
+    array wrapper named before the stop ends at the same error when parsed again, and
+    nothing after an error is read. Reusing it halves the cost of every bomb. A run
+    that reached STOP is parsed again (the reader must stand after it for what follows).
+    """
+    if view is None or view.error is None or view.start != 0:
+        return None
+    for event in view.events:
+        node = event.node
+        if event.kind == "global" and isinstance(node, Global) and node.qualname == _JOBLIB_WRAPPER:
+            return None
+    return view
+
+
 def _is_zfile(fh: BinaryIO) -> bool:
     fh.seek(0)
     return fh.read(2) == b"ZF"
@@ -142,7 +160,8 @@ class Scanner:
             return "nested"
         det = classify(fh, size, self.limits, fs.budget, zip_kinds=False)
         kind = det.content
-        if det.view is not None:
+        reuse = _reusable(det.view)
+        if det.view is not None and reuse is None:
             fs.budget.left += det.view.opcodes  # parsed again below: charged once
             if det.content in ("text", "json", "unknown"):
                 kind = det.kind  # plainly a pickle
@@ -150,9 +169,13 @@ class Scanner:
                 # A data file that is, from byte 0, also a pickle that runs something:
                 # the code-running reading decides; both readings are scanned.
                 self._polyglot(fs, det, fh, size, member, depth)
-        kind = {"torch-zip": "zip", "torchscript": "zip", "npz": "zip", "torch-tar": "tar"}.get(
-            kind, kind
-        )
+        kind = {
+            "torch-zip": "zip",
+            "torchscript": "zip",
+            "npz": "zip",
+            "keras": "zip",
+            "torch-tar": "tar",
+        }.get(kind, kind)
         if det.problem and kind == "unknown":
             fs.incomplete(
                 "safetensors.invalid", f"not a valid safetensors file: {det.problem}", member
@@ -179,7 +202,7 @@ class Scanner:
 
             legacy.scan_torch_legacy(self, fs, fh, size, member)
         elif kind in ("pickle", "joblib"):
-            self.pickles(fs, fh, 0, size, member, depth, persid=None)
+            self.pickles(fs, fh, 0, size, member, depth, persid=None, first=reuse)
         elif kind == "numpy":
             from weightguard.scan import datafiles
 
@@ -284,16 +307,24 @@ class Scanner:
         persid: PersidCheck | None,
         count: int = 1,
         trailing: bool = True,
+        first: PickleProgram | None = None,
     ) -> tuple[list[PickleProgram], Reader]:
-        """Parse `count` pickles from `start`, judge them, and flag bytes after them."""
+        """Parse `count` pickles from `start`, judge them, and flag bytes after them.
+
+        `first`: the detector's run of the first stream, when it is known to end the
+        same way here (`_reusable`): judged as it is instead of parsed a second time.
+        """
         reader = Reader(fh, start=start, limit=limit)
         programs: list[PickleProgram] = []
         nested = self.nested(fs, fh, start, member, depth)
         fs.members.append(member or "<pickle>")
         for _ in range(count):
-            program = parse_pickle(
-                reader, limits=self.limits, build_hook=_joblib_hook, budget=fs.budget
-            )
+            if first is not None:
+                program, first = first, None
+            else:
+                program = parse_pickle(
+                    reader, limits=self.limits, build_hook=_joblib_hook, budget=fs.budget
+                )
             self.judge(fs, program, member, start, persid, nested)
             programs.append(program)
             if program.error is not None:

@@ -29,6 +29,7 @@ FORMATS = (
     "joblib",
     "numpy",
     "npz",
+    "keras",
     "zip",
     "tar",
     "gzip",
@@ -156,7 +157,7 @@ def _text_kind(head: bytes) -> str:
 
 
 def zip_kind(names: list[str]) -> str:
-    """torch-zip, torchscript, npz or zip, from the member names.
+    """torch-zip, torchscript, npz, keras or zip, from the member names.
 
     torch finds records with miniz's `mz_zip_reader_locate_file(..., flags=0)`, which
     compares names case-insensitively (caffe2/serialize/inline_container.cc
@@ -175,6 +176,10 @@ def zip_kind(names: list[str]) -> str:
         return "torch-zip"
     if all(n.endswith(".npy") for n in names):
         return "npz"
+    from weightguard.scan.datafmt_keras import is_keras
+
+    if is_keras(names):
+        return "keras"  # config.json is checked for code by the zip scanner
     return "zip"
 
 

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from weightguard.scan import conditions as c
 from weightguard.scan.allowlist import Allowlist, profile_of
 from weightguard.scan.denylist import NESTED_LOADERS, known_primitive
+from weightguard.scan.graphwalk import Cache
 from weightguard.scan.model import Finding, Outcome, Role, Severity
 from weightguard.scan.values import (
     BytesRef,
@@ -74,6 +75,12 @@ class Judge:
         self.findings: list[Finding] = []
         self.globals: set[str] = set()
         self._reported: set[str] = set()
+        self._walks: Cache = {}
+
+    @property
+    def walks(self) -> Cache:
+        """Value-graph walk results shared by every condition judged on this stream."""
+        return self._walks
 
     # -- context protocol for conditions --------------------------------------------
 

@@ -205,6 +205,19 @@ class Limits:
         ops_base / ops_per_byte: opcodes one input file may make all its pickles run,
             `ops_base + ops_per_byte * size` (`weightguard.scan.vm.OpBudget`), so a
             decompression or opcode bomb costs time linear in the bytes on disk.
+        stack_base / stack_per_byte / marks_per_byte, memo_base / memo_per_byte,
+            items_base / items_per_byte: the same scheme for what one pickle keeps
+            alive: stack depth, open marks (nesting of MARK frames), memo entries, and
+            container items plus recorded events (the value graph). Each is
+            `base + per_byte * size` of the input file, capped by the matching `max_*`,
+            so time and memory are linear in the file with a small constant
+            (`weightguard.scan.vm.Machine`). The stack may hold one value per byte (an
+            honest 1M-item tuple is MARK, 1M one-byte values, TUPLE), but marks nest
+            only as deep as CPython's recursive pickler went, and memoised nodes
+            (what a memo chain or nested-tuple bomb is made of) take 32 bytes each on
+            average before the budget ends the scan as incomplete. Nesting depth needs
+            no budget of its own: it is at most the number of nodes, and every walk
+            over the value graph is iterative and memoised (`weightguard.scan.graphwalk`).
     """
 
     max_opcodes: int = 100_000_000
@@ -222,3 +235,10 @@ class Limits:
     max_pickles: int = 16
     ops_base: int = 1_000_000
     ops_per_byte: int = 8
+    stack_base: int = 65_536
+    stack_per_byte: float = 1.0
+    marks_per_byte: float = 1 / 64
+    memo_base: int = 250_000
+    memo_per_byte: float = 1 / 32
+    items_base: int = 1_000_000
+    items_per_byte: float = 1 / 2

@@ -65,8 +65,8 @@ def _stop(m: Machine) -> bool:
 
 
 def _mark(m: Machine) -> bool:
-    if len(m.marks) >= m.limits.max_stack:
-        raise m.err("pickle.budget", "too many marks")
+    if len(m.marks) >= m.max_marks:
+        raise m.err("pickle.budget", "marks nested too deeply for the size of the file")
     m.marks.append(len(m.stack))
     m.fence = len(m.stack)
     return False
@@ -303,7 +303,7 @@ def _long_binput(m: Machine) -> bool:
 
 
 def _memoize(m: Machine) -> bool:
-    m.memo_put(len(m.memo))
+    m.memo_put(m.memo_len())
     return False
 
 

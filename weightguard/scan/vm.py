@@ -35,6 +35,7 @@ from weightguard.scan.opcodes import NAMES
 from weightguard.scan.reader import Reader, StreamError
 from weightguard.scan.values import BytesRef, Global, Value
 
+_CONTAINER_OPS = frozenset({"appends", "setitems", "additems"})
 # Compiled on first use through re's own cache: protocol 0 text is rare in checkpoints.
 _DECIMAL = rb"-?(0|[1-9][0-9]*)\n"
 _MAX_LINE = 1 << 20
@@ -96,10 +97,16 @@ class OpBudget:
     `Limits.ops_per_byte` per byte on disk (an uncompressed pickle needs at most one).
     """
 
-    __slots__ = ("left",)
+    __slots__ = ("left", "size")
 
     def __init__(self, limits: Limits, size: int) -> None:
-        self.left = limits.ops_base + limits.ops_per_byte * max(size, 0)
+        self.size = max(size, 0)
+        self.left = limits.ops_base + limits.ops_per_byte * self.size
+
+
+def _scaled(cap: int, base: int, per_byte: float, size: int | None) -> int:
+    """`base + per_byte * size`, at most `cap` (just `cap` without a file size)."""
+    return cap if size is None else min(cap, base + int(per_byte * size))
 
 
 def parse_pickle(
@@ -137,12 +144,25 @@ class Machine:
         self.reader = reader
         self.budget = budget
         self.limits = limits
+        # What this run may keep alive, scaled to the input file like the opcode budget:
+        # a memo, stack or value-graph bomb costs memory (and the time to build it)
+        # linear in the bytes on disk with a small constant (see `Limits`).
+        size = None if budget is None else budget.size
+        self.max_stack = _scaled(limits.max_stack, limits.stack_base, limits.stack_per_byte, size)
+        self.max_marks = _scaled(limits.max_stack, limits.stack_base, limits.marks_per_byte, size)
+        self.max_memo = _scaled(limits.max_memo, limits.memo_base, limits.memo_per_byte, size)
+        self.max_items = _scaled(limits.max_items, limits.items_base, limits.items_per_byte, size)
         self.build_hook = build_hook
         self.stack: list[Value] = []
         self.marks: list[int] = []
         self.fence = 0
-        self.memo: dict[int, Value] = {}
+        # The memo as CPython's C unpickler keeps it: an array while indices are dense
+        # (MEMOIZE, and every pickler's PUTs, count up from 0), a dict only once a
+        # stream skips an index. A memo bomb then costs 8 bytes per entry, not ~80.
+        self.memo_list: list[Value] = []
+        self.memo: dict[int, Value] | None = None
         self.events: list[Event] = []
+        self.container_ops: set[tuple[str, int]] = set()  # (kind, id(target)) recorded
         self.nested: list[PickleProgram] = []
         self.anomalies: list[StreamError] = []
         self.proto = 0
@@ -211,8 +231,8 @@ class Machine:
 
     def push(self, value: Value) -> None:
         """Push a value (bounded by max_stack)."""
-        if len(self.stack) >= self.limits.max_stack:
-            raise self.err("pickle.budget", "stack too deep")
+        if len(self.stack) >= self.max_stack:
+            raise self.err("pickle.budget", "stack too deep for the size of the file")
         self.stack.append(value)
 
     def pop(self) -> Value:
@@ -240,11 +260,24 @@ class Machine:
     def count_items(self, n: int) -> None:
         """Charge `n` container items against the budget."""
         self.items += n
-        if self.items > self.limits.max_items:
-            raise self.err("pickle.budget", "too many container items")
+        if self.items > self.max_items:
+            raise self.err("pickle.budget", "too many container items for the size of the file")
 
     def event(self, kind: str, node: Value, arg: Value = None) -> None:
-        """Record an event at the current opcode."""
+        """Record an event at the current opcode (events keep nodes alive: charged as items).
+
+        A container operation is judged by its target alone (`Judge._container_op`), so
+        only the first APPEND(S)/SETITEM(S)/ADDITEMS on each target is recorded: a
+        million appends to one list are one event, not a million (memory per byte).
+        """
+        if kind in _CONTAINER_OPS:
+            key = (kind, id(node))
+            if key in self.container_ops:
+                return
+            self.container_ops.add(key)
+        self.items += 1
+        if self.items > self.max_items:
+            raise self.err("pickle.budget", "too many objects for the size of the file")
         self.events.append(Event(kind, self.op_offset, NAMES[self.current], node, arg))
 
     def readline(self) -> bytes:
@@ -284,19 +317,44 @@ class Machine:
             return ref
         return self.reader.read(n)
 
+    def memo_len(self) -> int:
+        """Entries in the memo (MEMOIZE's index)."""
+        return len(self.memo_list) if self.memo is None else len(self.memo)
+
     def memo_put(self, index: int) -> None:
         """memo[index] = top; an overwrite is a differential (picklescan CTF class)."""
-        if index in self.memo:
+        dense = self.memo_list
+        memo = self.memo
+        if memo is None:
+            if index == len(dense):
+                if index >= self.max_memo:
+                    raise self.err(
+                        "pickle.budget", "too many memo entries for the size of the file"
+                    )
+                dense.append(self.top())
+                return
+            if 0 <= index < len(dense):
+                self.anomaly("pickle.memo_overwrite", f"memo slot {index} is written twice")
+                dense[index] = self.top()
+                return
+            memo = self.memo = dict(enumerate(dense))
+            dense.clear()
+        if index in memo:
             self.anomaly("pickle.memo_overwrite", f"memo slot {index} is written twice")
-        if len(self.memo) >= self.limits.max_memo:
-            raise self.err("pickle.budget", "too many memo entries")
-        self.memo[index] = self.top()
+        if len(memo) >= self.max_memo:
+            raise self.err("pickle.budget", "too many memo entries for the size of the file")
+        memo[index] = self.top()
 
     def memo_get(self, index: int) -> None:
         """Push memo[index]; a missing index is a memo inconsistency."""
         try:
-            value = self.memo[index]
-        except KeyError:
+            if self.memo is None:
+                if index < 0:
+                    raise KeyError(index)
+                value = self.memo_list[index]
+            else:
+                value = self.memo[index]
+        except (KeyError, IndexError):
             raise self.err(
                 "pickle.memo_missing", f"memo slot {index} was never written", evasive=True
             ) from None

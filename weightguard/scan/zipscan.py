@@ -1,4 +1,4 @@
-"""Zip archives: PyTorch checkpoints, TorchScript archives, npz files and plain zips.
+"""Zip archives: PyTorch checkpoints, TorchScript archives, npz files, Keras and plain zips.
 
 Only the central directory and the members that can carry code are read: every pickle
 member of a torch archive (``*.pkl``, under any name) and every member whose kind is not
@@ -29,6 +29,8 @@ from weightguard.scan.zipread import (
     read_member,
 )
 
+# `weightguard.scan.datafmt_keras.CONFIG`, spelled here so a torch zip never imports it.
+_KERAS_CONFIG = "config.json"
 # The most we inflate into memory for one compressed member we sniff.
 MAX_IN_MEMORY = 1 << 30
 _TORCH_TEXT = (
@@ -44,7 +46,11 @@ _TORCH_TEXT = (
 def scan_zip(
     scanner: Scanner, fs: FileScan, fh: BinaryIO, size: int, member: str | None, depth: int
 ) -> str:
-    """Scan a zip archive; returns ``torch-zip``, ``torchscript``, ``npz`` or ``zip``."""
+    """Scan a zip archive; returns ``torch-zip``, ``torchscript``, ``npz``, ``keras`` or ``zip``.
+
+    Whatever the kind, a top-level ``config.json`` is judged as a Keras model config
+    (`weightguard.scan.datafmt_keras`): Keras loads a `.keras` zip by its config alone.
+    """
     try:
         directory = read_directory(fh, size, max_members=scanner.limits.max_members)
     except ZipError as exc:
@@ -73,7 +79,33 @@ def scan_zip(
         for m in directory.members:
             if not m.name.endswith("/"):
                 _zip_member(scanner, fs, fh, directory, m, join(member, m.name), depth)
+    for m in directory.members:
+        if m.name == _KERAS_CONFIG:  # keras.saving loads it from any zip
+            _keras_config(scanner, fs, fh, directory, m, join(member, m.name))
     return kind
+
+
+def _keras_config(
+    scanner: Scanner, fs: FileScan, fh: BinaryIO, directory: Directory, m: Member, label: str
+) -> None:
+    """Judge a top-level ``config.json`` as Keras' `load_model` reads it."""
+    from weightguard.scan import datafmt_keras
+
+    try:
+        data, _ = read_member(fh, m, directory.shift, max_size=datafmt_keras.MAX_CONFIG)
+        reason = datafmt_keras.code_in_config(data)
+    except (ZipError, datafmt_keras.KerasError) as exc:
+        fs.incomplete("keras.invalid", f"Keras config cannot be read: {exc}", label)
+        return
+    if reason is not None:
+        fs.add(
+            "keras.lambda",
+            Outcome.UNSAFE,
+            Severity.HIGH,
+            f"Keras model config: {reason}; keras.models.load_model runs it",
+            member=label,
+            hint="rebuild the model in code and load only its weights (safetensors)",
+        )
 
 
 def _torch_zip(
