@@ -136,6 +136,8 @@ print("PROBE", code, " ".join(sorted(set(sys.modules) - before)))
 # Never needed to scan a torch checkpoint: other formats' readers, opt-in profiles, report
 # renderers we were not asked for, and the heavy libraries.
 _NOT_AT_START_UP = {
+    "weightguard.cli.sign",  # the attestation signer: only with --attest
+    "weightguard.manifest",
     "weightguard.scan.archives",
     "weightguard.scan.datafiles",
     "weightguard.scan.joblibfmt",

@@ -112,8 +112,6 @@ def attest_signer(
     Raises:
         UsageError: signer options without --attest, or --attest without a signer.
     """
-    from weightguard.cli.sign import build_signer
-
     sigstore = pop_options(keyless, SIGN_PARAMS)
     wants_signer = bool(key or cert or chain or sigstore.get("sigstore"))
     if attest is None:
@@ -125,6 +123,8 @@ def attest_signer(
         return None
     if not wants_signer:
         raise UsageError("--attest needs a signer: --sign-key KEY.pem or --sigstore")
+    from weightguard.cli.sign import build_signer  # only now: a plain scan starts lean
+
     return build_signer(key, cert, chain, sigstore)
 
 
