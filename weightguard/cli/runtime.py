@@ -18,8 +18,6 @@ Library code stays silent; only this CLI layer writes the outputs above.
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import logging
 import os
 import re
 import sys
@@ -119,6 +117,8 @@ def file_sha256(path: str) -> str:
         raise ConfigError(
             f"cannot read policy: {exc.strerror}", path=path, code="policy.unreadable"
         ) from exc
+    import hashlib  # lazily: OpenSSL's loading is a visible share of a scan's start-up
+
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
@@ -190,10 +190,12 @@ class Runtime:
         def show(message: Any, category: type[Warning], *_: Any, **__: Any) -> None:
             self.event("warning", "warning", message=str(message), category=category.__name__)
 
+        import logging  # lazily: only JSON event mode needs it
+
         root = logging.getLogger()
         saved_show, saved_handlers, saved_level = warnings.showwarning, root.handlers[:], root.level
         warnings.showwarning = show
-        root.handlers[:] = [_EventHandler(self)]
+        root.handlers[:] = [_event_handler(self)]
         root.setLevel(logging.WARNING)
         try:
             yield
@@ -282,15 +284,17 @@ class Runtime:
             )
 
 
-class _EventHandler(logging.Handler):
-    def __init__(self, runtime: Runtime) -> None:
-        super().__init__(logging.WARNING)
-        self._runtime = runtime
+def _event_handler(runtime: Runtime) -> Any:
+    """A logging handler that turns records into JSON events (logging imported lazily)."""
+    import logging
 
-    def emit(self, record: logging.LogRecord) -> None:
-        self._runtime.event(
-            "log", record.levelname.lower(), logger=record.name, message=record.getMessage()
-        )
+    class EventHandler(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            runtime.event(
+                "log", record.levelname.lower(), logger=record.name, message=record.getMessage()
+            )
+
+    return EventHandler(logging.WARNING)
 
 
 def _policy_digest_of(report: Report) -> str | None:
