@@ -29,6 +29,11 @@ from quiet import QuietGate  # benchmarks/quiet.py (scripts run from this folder
 
 REPO = Path(__file__).resolve().parent.parent
 PY = sys.executable
+# Like with like: model_signing is a regular install whose bytecode pip wrote, while this
+# checkout is an editable install; with PYTHONDONTWRITEBYTECODE set (as on our build machines)
+# every weightguard run would recompile every module it imports. Deployed images ship
+# bytecode, so both tools run with it (the warm-up round writes weightguard's).
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 GiB = 1 << 30
 TIME = shutil.which("time", path="/usr/bin:/bin")
 
@@ -183,11 +188,11 @@ def sign_all(
 ) -> dict[str, Path]:
     """Bundles for one model: weightguard sha256 (and extra hashes), model-signing key."""
     sigs = {"wg": out / f"{tag}-wg.sig", "ms": out / f"{tag}-ms.sig"}
-    run_measured(wg("sign", model, "--key", key, "--signature", sigs["wg"]), out)
+    run_measured(wg("sign", model, "--key", key, "--signature", sigs["wg"], "--force"), out)
     for hash_type in extra:
         sigs[hash_type] = out / f"{tag}-wg-{hash_type}.sig"
         run_measured(
-            wg("sign", model, "--key", key, "--hash", hash_type, "--signature", sigs[hash_type]),
+            wg("sign", model, "--key", key, "--hash", hash_type, "--signature", sigs[hash_type], "--force"),
             out,
         )
     run_measured(ms("sign", "key", model, "--private_key", key, "--signature", sigs["ms"]), out)

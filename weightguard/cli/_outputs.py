@@ -31,11 +31,13 @@ def protected_areas(
 ) -> list[Path]:
     """The resolved paths no output may touch (or lie under)."""
     from weightguard.api import default_signature_path
-    from weightguard.policy.evidence import evidence_dir
 
     areas = [_real(model)]
     if not os.path.isdir(model):
-        areas += [_real(default_signature_path(model)), _real(evidence_dir(model))]
+        # F.sig and F.sig.d (weightguard.policy.evidence.evidence_dir, spelled out here so
+        # a plain `verify --key` never imports the policy engine).
+        sig = default_signature_path(model)
+        areas += [_real(sig), _real(sig.with_name(sig.name + ".d"))]
     areas += [_real(p) for p in inputs]
     return areas
 

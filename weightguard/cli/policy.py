@@ -48,10 +48,11 @@ def render_gate_text(report: Report) -> str:
 
 
 def render_sarif(model: str) -> Callable[[Report], str]:
-    """A renderer writing the SARIF log of a verify report."""
-    from weightguard.policy.sarif import report_to_sarif
+    """A renderer writing the SARIF log of a verify report (SARIF code loaded only if used)."""
 
     def render(report: Report) -> str:
+        from weightguard.policy.sarif import report_to_sarif
+
         return json.dumps(report_to_sarif(report, model), indent=2) + "\n"
 
     return render
