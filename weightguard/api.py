@@ -52,6 +52,13 @@ def default_signature_path(model_path: str | os.PathLike[str]) -> Path:
     return p / SIGNATURE_NAME if p.is_dir() else p.with_name(p.name + ".sig")
 
 
+def default_evidence_dir(model_path: str | os.PathLike[str]) -> Path:
+    """Where co-signatures, attestations and in-toto links live: `MODEL_DIR/model.sig.d`
+    for a directory, `FILE.sig.d` beside a single file (never part of the model)."""
+    sig = default_signature_path(model_path)
+    return sig.with_name(sig.name + ".d")
+
+
 def signature_ignores(model_path: Path, signature: Path) -> list[str]:
     """Model-relative paths that hold signatures, never model content: for a directory,
     `model.sig`, the co-signature folder `model.sig.d/` and the chosen bundle path."""

@@ -30,14 +30,11 @@ def protected_areas(
     model: str | os.PathLike[str], inputs: Iterable[str | os.PathLike[str]] = ()
 ) -> list[Path]:
     """The resolved paths no output may touch (or lie under)."""
-    from weightguard.api import default_signature_path
+    from weightguard.api import default_evidence_dir, default_signature_path
 
     areas = [_real(model)]
     if not os.path.isdir(model):
-        # F.sig and F.sig.d (weightguard.policy.evidence.evidence_dir, spelled out here so
-        # a plain `verify --key` never imports the policy engine).
-        sig = default_signature_path(model)
-        areas += [_real(sig), _real(sig.with_name(sig.name + ".d"))]
+        areas += [_real(default_signature_path(model)), _real(default_evidence_dir(model))]
     areas += [_real(p) for p in inputs]
     return areas
 

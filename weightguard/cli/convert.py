@@ -17,9 +17,8 @@ from weightguard.cli.options import HelpCommand, model_size, require_paths, with
 from weightguard.cli.run import Result, contract
 from weightguard.cli.sigstore_options import (
     SIGN_PARAMS,
-    build_sigstore_signer,
-    pop_options,
-    sign_options,
+    optional_statement_signer,
+    statement_signer_options,
 )
 from weightguard.report import Report
 
@@ -85,13 +84,6 @@ def render_text(report: Report) -> str:
     type=click.Path(path_type=Path),
     help="Write the signed provenance record here [default with a signer: OUTPUT.provenance.json].",
 )
-@click.option("--sign-key", help="EC private key (PEM).")
-@click.option("--sign-cert", help="Leaf certificate (PEM).")
-@click.option(
-    "--sign-chain",
-    multiple=True,
-    help="Intermediate/root certificates to embed (repeatable).",
-)
 @click.option(
     "--profile",
     "profiles",
@@ -122,7 +114,7 @@ def render_text(report: Report) -> str:
     metavar="URI",
     help="SLSA builder id recorded in the provenance (CI systems pass their own).",
 )
-@sign_options
+@statement_signer_options
 @contract("convert", model_param="input_path")
 def convert(
     input_path: Path,
@@ -145,17 +137,12 @@ def convert(
     The input is scanned first and never unpickled; torch is not imported. Tensors are
     streamed into a new file that is verified before it appears.
     """
-    from weightguard.cli.sign import build_signer
     from weightguard.convert import convert as run_convert
     from weightguard.convert.provenance import BUILDER_ID
     from weightguard.scan.allowlist import DEFAULT_PROFILES
 
     require_paths([input_path], "INPUT")
-    sigstore = pop_options(keyless, SIGN_PARAMS)
-    wants_signer = bool(sign_key or sign_cert or sign_chain or sigstore.get("sigstore"))
-    signer = build_signer(sign_key, sign_cert, sign_chain, sigstore) if wants_signer else None
-    if not wants_signer:
-        build_sigstore_signer(sigstore)  # refuses --staging/--identity-token without --sigstore
+    signer = optional_statement_signer(sign_key, sign_cert, sign_chain, keyless)
     chosen = (() if no_default_profiles else DEFAULT_PROFILES) + profiles
     result = with_progress(
         "converting",
@@ -167,7 +154,7 @@ def convert(
             allow=allow,
             prefer=prefer,
             state_dict_key=state_dict_key,
-            signer=signer,  # type: ignore[arg-type]
+            signer=signer,
             attestation=attest,
             builder_id=builder_id or BUILDER_ID,
             progress=bar,

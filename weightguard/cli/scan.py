@@ -7,16 +7,23 @@ fully parsed, budget hit, unknown format) and nothing unsafe, 4 internal error, 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from weightguard.cli._common import report_json
 from weightguard.cli.options import HelpCommand
 from weightguard.cli.run import Result, contract, current_output
-from weightguard.cli.sigstore_options import SIGN_PARAMS, pop_options, sign_options
+from weightguard.cli.sigstore_options import (
+    optional_statement_signer,
+    statement_signer_options,
+    statement_signer_requested,
+)
 from weightguard.errors import UsageError
 from weightguard.report import Reason, Report, Verdict
+
+if TYPE_CHECKING:
+    from weightguard.signing import Signer
 
 _VERDICT = {"clean": Verdict.ACCEPTED, "unsafe": Verdict.REJECTED, "incomplete": Verdict.INCOMPLETE}
 
@@ -69,35 +76,14 @@ def render_text(report: Report) -> str:
 
 def attest_options(func: Any) -> Any:
     """--attest FILE and its signer: --sign-key [--sign-cert [--sign-chain]] or --sigstore."""
-    func = sign_options(func)
-    for option in reversed(
-        [
-            click.option(
-                "--attest",
-                type=click.Path(dir_okay=False),
-                metavar="FILE",
-                help="Also write a signed scan attestation (https://weightguard.dev/scan/v1) "
-                "about every scanned file, e.g. MODEL/model.sig.d/scan.json where a policy "
-                "finds it; needs --sign-key or --sigstore.",
-            ),
-            click.option(
-                "--sign-key", type=click.Path(dir_okay=False), help="EC private key (PEM)."
-            ),
-            click.option(
-                "--sign-cert",
-                type=click.Path(dir_okay=False),
-                help="Signing certificate for --sign-key (PEM).",
-            ),
-            click.option(
-                "--sign-chain",
-                multiple=True,
-                type=click.Path(dir_okay=False),
-                help="Intermediate/root certificates to embed (repeatable).",
-            ),
-        ]
-    ):
-        func = option(func)
-    return func
+    return click.option(
+        "--attest",
+        type=click.Path(dir_okay=False),
+        metavar="FILE",
+        help="Also write a signed scan attestation (https://weightguard.dev/scan/v1) "
+        "about every scanned file, e.g. MODEL/model.sig.d/scan.json where a policy "
+        "finds it; needs --sign-key or --sigstore.",
+    )(statement_signer_options(func))
 
 
 def attest_signer(
@@ -106,29 +92,21 @@ def attest_signer(
     cert: str | None,
     chain: tuple[str, ...],
     keyless: dict[str, Any],
-) -> object | None:
+) -> Signer | None:
     """The attestation signer, or None without --attest (then no signer option is allowed).
 
     Raises:
         UsageError: signer options without --attest, or --attest without a signer.
     """
-    sigstore = pop_options(keyless, SIGN_PARAMS)
-    wants_signer = bool(key or cert or chain or sigstore.get("sigstore"))
-    if attest is None:
-        if wants_signer:
-            raise UsageError("--sign-key/--sign-cert/--sign-chain/--sigstore sign --attest FILE")
-        from weightguard.cli.sigstore_options import build_sigstore_signer
-
-        build_sigstore_signer(sigstore)  # refuses --identity-token etc. without --sigstore
-        return None
-    if not wants_signer:
+    requested = statement_signer_requested(key, cert, chain, keyless)
+    if attest is None and requested:
+        raise UsageError("--sign-key/--sign-cert/--sign-chain/--sigstore sign --attest FILE")
+    if attest is not None and not requested:
         raise UsageError("--attest needs a signer: --sign-key KEY.pem or --sigstore")
-    from weightguard.cli.sign import build_signer  # only now: a plain scan starts lean
-
-    return build_signer(key, cert, chain, sigstore)
+    return optional_statement_signer(key, cert, chain, keyless)
 
 
-def write_attestation(target: str, result: object, signer: object, version: str) -> None:
+def write_attestation(target: str, result: object, signer: Signer, version: str) -> None:
     """Sign the scan statement and write it (parents created); a note goes to stderr."""
     from weightguard.attestation import sign_statement
     from weightguard.fileio import write_atomic
@@ -137,7 +115,7 @@ def write_attestation(target: str, result: object, signer: object, version: str)
 
     assert isinstance(result, ScanResult)
     statement = scan_statement(result, hash_scanned(result), scanner_version=version)
-    data = sign_statement(statement, signer)  # type: ignore[arg-type]
+    data = sign_statement(statement, signer)
     Path(target).parent.mkdir(parents=True, exist_ok=True)
     write_atomic(target, data)
     click.echo(

@@ -9,7 +9,6 @@ import click
 
 from weightguard.cli.options import (
     HelpCommand,
-    key_password,
     model_size,
     parse_size,
     require_paths,
@@ -18,7 +17,7 @@ from weightguard.cli.options import (
 from weightguard.cli.run import Result, contract
 from weightguard.cli.sigstore_options import (
     SIGN_PARAMS,
-    build_sigstore_signer,
+    build_signer,
     pop_options,
     sign_options,
 )
@@ -37,38 +36,6 @@ SIGN_SECTIONS = {
         "allow_symlinks",
     ),
 }
-
-
-def build_signer(
-    key: str | None,
-    cert: str | None,
-    chain: tuple[str, ...],
-    sigstore: dict[str, Any] | None = None,
-) -> object:
-    """The signer the options name: EC key, key + certificate (+ chain), or keyless."""
-    if sigstore and sigstore.get("sigstore") and (key or cert or chain):
-        raise UsageError("--sigstore signs keyless: drop --key/--cert/--chain")
-    keyless = build_sigstore_signer(sigstore or {})
-    if keyless is not None:
-        return keyless
-    if key is None:
-        raise UsageError(
-            "a signer is required: --key KEY.pem [--cert LEAF.pem [--chain C.pem]] or --sigstore"
-        )
-    password = key_password(key)
-    if cert:
-        from weightguard.signing.keys import load_certificates
-        from weightguard.signing.preflight import check_signing_chain
-        from weightguard.signing.x509 import CertificateSigner
-
-        certs = [load_certificates(cert)[0], *(c for p in chain for c in load_certificates(p))]
-        check_signing_chain(certs, cert)
-        return CertificateSigner.from_files(key, cert, chain, password)
-    if chain:
-        raise UsageError("--chain needs --cert")
-    from weightguard.signing.ec import EcKeySigner
-
-    return EcKeySigner.from_file(key, password)
 
 
 def release_fields(version: str) -> dict[str, str]:

@@ -7,11 +7,14 @@ and hands the collected values (a dict) to its `build_signer` / `build_verifier`
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import click
 
 from weightguard.errors import UsageError
+
+if TYPE_CHECKING:
+    from weightguard.signing import Signer
 
 # Same value as weightguard.signing.sigstore.TOKEN_ENV (a test checks it). Importing that
 # module here would load the keyless back end (and cryptography.x509) on every
@@ -205,3 +208,93 @@ def build_sigstore_verifier(opts: Mapping[str, Any]) -> object:
         trust = TrustRoot.embedded("production")
     policy = IdentityPolicy.create(kinds[0], opts["sigstore_issuer"], extensions=extensions)
     return SigstoreVerifier(policy, trust)
+
+
+def statement_signer_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``--sign-key``, ``--sign-cert``, ``--sign-chain`` and the keyless options: the signer
+    of a statement a command writes beside its main output (scan --attest, convert's
+    provenance, smoke records). `sign` itself spells them ``--key/--cert/--chain``."""
+    return sign_options(
+        _apply(
+            func,
+            [
+                click.option(
+                    "--sign-key", type=click.Path(dir_okay=False), help="EC private key (PEM)."
+                ),
+                click.option(
+                    "--sign-cert",
+                    type=click.Path(dir_okay=False),
+                    help="Leaf certificate (PEM) of --sign-key.",
+                ),
+                click.option(
+                    "--sign-chain",
+                    multiple=True,
+                    type=click.Path(dir_okay=False),
+                    help="Intermediate/root certificates to embed with --sign-cert (repeatable).",
+                ),
+            ],
+        )
+    )
+
+
+def statement_signer_requested(
+    key: str | None, cert: str | None, chain: tuple[str, ...], keyless: Mapping[str, Any]
+) -> bool:
+    """Whether any `statement_signer_options` option names a signer."""
+    return bool(key or cert or chain or keyless.get("sigstore"))
+
+
+def optional_statement_signer(
+    key: str | None, cert: str | None, chain: tuple[str, ...], keyless: dict[str, Any]
+) -> Signer | None:
+    """The signer `statement_signer_options` name, or None when none is named.
+
+    Pops the keyless options from the command's `keyless` kwargs; the signer itself (and
+    with it the key loading and any password prompt) is built by `build_signer` only when
+    a signer is named.
+
+    Raises:
+        UsageError: --sign-cert without --sign-key, keyless flags without --sigstore, or an
+            unusable key, certificate or chain.
+    """
+    sigstore = pop_options(keyless, SIGN_PARAMS)
+    if not statement_signer_requested(key, cert, chain, sigstore):
+        build_sigstore_signer(sigstore)  # refuses --identity-token etc. without --sigstore
+        return None
+    if cert and not key:
+        raise UsageError("--sign-cert needs --sign-key")
+    return cast("Signer", build_signer(key, cert, chain, sigstore))
+
+
+def build_signer(
+    key: str | None,
+    cert: str | None,
+    chain: tuple[str, ...],
+    sigstore: dict[str, Any] | None = None,
+) -> object:
+    """The signer the options name: EC key, key + certificate (+ chain), or keyless."""
+    if sigstore and sigstore.get("sigstore") and (key or cert or chain):
+        raise UsageError("--sigstore signs keyless: drop --key/--cert/--chain")
+    keyless = build_sigstore_signer(sigstore or {})
+    if keyless is not None:
+        return keyless
+    if key is None:
+        raise UsageError(
+            "a signer is required: --key KEY.pem [--cert LEAF.pem [--chain C.pem]] or --sigstore"
+        )
+    from weightguard.cli.options import key_password
+
+    password = key_password(key)
+    if cert:
+        from weightguard.signing.keys import load_certificates
+        from weightguard.signing.preflight import check_signing_chain
+        from weightguard.signing.x509 import CertificateSigner
+
+        certs = [load_certificates(cert)[0], *(c for p in chain for c in load_certificates(p))]
+        check_signing_chain(certs, cert)
+        return CertificateSigner.from_files(key, cert, chain, password)
+    if chain:
+        raise UsageError("--chain needs --cert")
+    from weightguard.signing.ec import EcKeySigner
+
+    return EcKeySigner.from_file(key, password)

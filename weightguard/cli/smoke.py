@@ -28,7 +28,7 @@ import click
 from weightguard.cli._common import render_reason
 from weightguard.cli.options import HelpCommand, require_paths
 from weightguard.cli.run import Result, contract, require_extra
-from weightguard.cli.sigstore_options import SIGN_PARAMS, pop_options, sign_options
+from weightguard.cli.sigstore_options import optional_statement_signer, statement_signer_options
 from weightguard.errors import UsageError
 from weightguard.report import Reason, Report, Verdict
 
@@ -62,23 +62,6 @@ def _tolerance(rtol: float | None, atol: float | None, dtype: str | None) -> Any
     if (rtol is not None and rtol < 0) or (atol is not None and atol < 0):
         raise UsageError("--rtol and --atol must not be negative")
     return Tolerance(base.rtol if rtol is None else rtol, base.atol if atol is None else atol)
-
-
-def _signer(
-    sign_key: str | None, sign_cert: str | None, sign_chain: tuple[str, ...], keyless: Any
-) -> Any:
-    """The record signer the options name (EC key, key + certificate, keyless), or None."""
-    from weightguard.cli.sigstore_options import build_sigstore_signer
-
-    sigstore = pop_options(keyless, SIGN_PARAMS)
-    if not (sign_key or sign_cert or sign_chain or sigstore.get("sigstore")):
-        build_sigstore_signer(sigstore)  # refuses --identity-token etc. without --sigstore
-        return None
-    if sign_cert and not sign_key:
-        raise UsageError("--sign-cert needs --sign-key")
-    from weightguard.cli.sign import build_signer
-
-    return build_signer(sign_key, sign_cert, sign_chain, sigstore)
 
 
 def _signer_info(signer: Any) -> dict[str, str] | None:
@@ -116,23 +99,6 @@ def _llm_request(
             raise click.BadParameter(f"--prompts must be COUNT,LENGTH, got {prompts!r}")
         count, length = dims
     return LlmRequest(new_tokens, top_k, None, "seeded", count, length)
-
-
-def _signing_options(func: Any) -> Any:
-    """--sign-key / --sign-cert / --sign-chain and the keyless --sigstore options."""
-    func = sign_options(func)
-    func = click.option(
-        "--sign-chain",
-        multiple=True,
-        type=click.Path(dir_okay=False),
-        help="Intermediate/root certificates to embed with --sign-cert (repeatable).",
-    )(func)
-    func = click.option(
-        "--sign-cert", type=click.Path(dir_okay=False), help="Leaf certificate (PEM) of --sign-key."
-    )(func)
-    return click.option(
-        "--sign-key", type=click.Path(dir_okay=False), help="EC private key: DSSE-sign the record."
-    )(func)
 
 
 def _llm_options(func: Any) -> Any:
@@ -308,7 +274,7 @@ def smoke() -> None:
     type=click.Path(path_type=Path),
     help="Record file [default: MODEL.smoke.json beside the model].",
 )
-@_signing_options
+@statement_signer_options
 @contract("smoke record")
 def record(
     model_path: Path,
@@ -353,7 +319,7 @@ def record(
     if (factory is None) == (not use_transformers):
         raise UsageError("give exactly one of --factory module:function or --transformers")
     request = _llm_request(llm, prompts_file, prompts, new_tokens, top_k)
-    signer = _signer(sign_key, sign_cert, sign_chain, keyless)
+    signer = optional_statement_signer(sign_key, sign_cert, sign_chain, keyless)
     _factories_from_cwd()
     result = record_smoke(
         model_path,
@@ -453,7 +419,7 @@ def record(
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write a check record (outcome passed/failed) here, for a policy's smoke rule.",
 )
-@_signing_options
+@statement_signer_options
 @click.option("--input-factory", help="Input factory; required when the record used one.")
 @click.option("--device", default="auto", show_default=True, help=DEVICE_HELP)
 @click.option("--rtol", type=float, help="Override the record's relative tolerance.")
@@ -522,7 +488,7 @@ def check(
     drift_budget = parse_budget(budget) if budget is not None else None
     if dtype is not None and drift_budget is None:
         raise UsageError("--dtype needs --budget (a variant is judged against a budget)")
-    signer = _signer(sign_key, sign_cert, sign_chain, keyless)
+    signer = optional_statement_signer(sign_key, sign_cert, sign_chain, keyless)
     if signer is not None and write_record is None:
         raise UsageError("signing options need --write-record")
     if write_record is not None and _inside_model(model_path, write_record):

@@ -21,16 +21,13 @@ from weightguard.policy.layout import LayoutOutcome
 from weightguard.report import Reason
 from weightguard.signing import SignerInfo
 
-EVIDENCE_SUFFIX = ".d"
-
 
 def evidence_dir(model_path: str | os.PathLike[str]) -> Path:
     """Where extra signatures, attestations and in-toto links live: `M/model.sig.d` for
     a model directory, `F.sig.d` beside a single-file model (never part of the model)."""
-    from weightguard.api import default_signature_path
+    from weightguard.api import default_evidence_dir
 
-    sig = default_signature_path(model_path)
-    return sig.with_name(sig.name + EVIDENCE_SUFFIX)
+    return default_evidence_dir(model_path)
 
 
 @dataclass(frozen=True)

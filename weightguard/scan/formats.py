@@ -186,8 +186,9 @@ def zip_kind(names: list[str]) -> str:
 def pickle_view(
     fh: BinaryIO, size: int, limits: Limits | None = None, budget: OpBudget | None = None
 ) -> PickleProgram | None:
-    """The file read as a pickle from byte 0, as pickle.load (and torch.load's legacy
-    path, joblib.load and numpy.load(allow_pickle=True)) would; None if byte 0 is no opcode.
+    """The file parsed symbolically as a pickle from byte 0, the reading Python's unpickler
+    (and torch's legacy path, joblib, numpy with allow_pickle) would make; None if byte 0
+    is no opcode. Nothing is unpickled: `parse_pickle` only interprets opcodes.
 
     The whole file is parsed (within the opcode budget), never a fixed window: a long
     harmless prefix cannot push a payload out of sight.
