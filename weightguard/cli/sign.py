@@ -179,7 +179,7 @@ def sign(
         "hashing",
         lambda bar: sign_model(
             model_path,
-            signer,  # type: ignore[arg-type]
+            signer,
             signature_path=signature,
             hash_type=hash_type,
             shard_size=shard_size,

@@ -7,14 +7,14 @@ and hands the collected values (a dict) to its `build_signer` / `build_verifier`
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from weightguard.errors import UsageError
 
 if TYPE_CHECKING:
-    from weightguard.signing import Signer
+    from weightguard.signing import Signer, Verifier
 
 # Same value as weightguard.signing.sigstore.TOKEN_ENV (a test checks it). Importing that
 # module here would load the keyless back end (and cryptography.x509) on every
@@ -143,7 +143,7 @@ def pop_options(kwargs: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any
     return {name: kwargs.pop(name, None) for name in names}
 
 
-def build_sigstore_signer(opts: Mapping[str, Any]) -> object | None:
+def build_sigstore_signer(opts: Mapping[str, Any]) -> Signer | None:
     """A `SigstoreSigner` when ``--sigstore`` is given, else None (after sanity checks)."""
     if not opts.get("sigstore"):
         ctx = click.get_current_context(silent=True)
@@ -167,7 +167,7 @@ def wants_sigstore(opts: Mapping[str, Any]) -> bool:
     return any(bool(opts.get(name)) for name in VERIFY_PARAMS)
 
 
-def build_sigstore_verifier(opts: Mapping[str, Any]) -> object:
+def build_sigstore_verifier(opts: Mapping[str, Any]) -> Verifier:
     """A `SigstoreVerifier` from the verify options (UsageError when incomplete)."""
     from weightguard.signing.identity import IdentityPolicy, Matcher, extension_name
     from weightguard.signing.sigstore import SigstoreVerifier
@@ -263,7 +263,7 @@ def optional_statement_signer(
         return None
     if cert and not key:
         raise UsageError("--sign-cert needs --sign-key")
-    return cast("Signer", build_signer(key, cert, chain, sigstore))
+    return build_signer(key, cert, chain, sigstore)
 
 
 def build_signer(
@@ -271,7 +271,7 @@ def build_signer(
     cert: str | None,
     chain: tuple[str, ...],
     sigstore: dict[str, Any] | None = None,
-) -> object:
+) -> Signer:
     """The signer the options name: EC key, key + certificate (+ chain), or keyless."""
     if sigstore and sigstore.get("sigstore") and (key or cert or chain):
         raise UsageError("--sigstore signs keyless: drop --key/--cert/--chain")

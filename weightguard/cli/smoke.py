@@ -512,7 +512,7 @@ def check(
         model_path,
         record_path,
         factory,
-        verifier=verifier,  # type: ignore[arg-type]
+        verifier=verifier,
         input_factory=input_factory,
         device=device,
         tolerance=_tolerance(rtol, atol, None),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -20,6 +20,9 @@ from weightguard.cli.sigstore_options import (
 from weightguard.errors import UsageError
 from weightguard.report import Report
 
+if TYPE_CHECKING:
+    from weightguard.signing import Verifier
+
 VERIFY_SECTIONS = {
     "Trust (without --policy)": ("keys", "cert_roots", "cert_identity", "cert_subject"),
     "Keyless (Sigstore)": (*VERIFY_PARAMS, "certificate_identity"),
@@ -34,7 +37,7 @@ def build_verifier(
     cert_identity: str | None,
     cert_subject: str | None,
     sigstore: dict[str, Any] | None = None,
-) -> object:
+) -> Verifier:
     """The verifier the trust options name (exactly one kind)."""
     if sigstore and wants_sigstore(sigstore):
         if keys or cert_roots or cert_identity or cert_subject:
@@ -230,7 +233,7 @@ def verify(
         "verifying",
         lambda bar: verify_model(
             model_path,
-            verifier,  # type: ignore[arg-type]
+            verifier,
             signature_path=signature,
             ignore_paths=ignore_paths,
             allow_symlinks=allow_symlinks,

@@ -67,7 +67,8 @@ def import_callable(spec: str, what: str) -> Callable[..., Any]:
         obj = getattr(obj, part)
     if not callable(obj):
         raise UsageError(f"{what} {spec} is not callable", code="smoke.factory")
-    return obj  # type: ignore[no-any-return]
+    factory: Callable[..., Any] = obj
+    return factory
 
 
 def torch_dtype(name: str) -> Any:
