@@ -12,7 +12,7 @@ import json
 import math
 import struct
 
-from weightguard.scan.values import Dict, Global, List, Obj, Tuple, Value
+from weightguard.pickle import Dict, Global, List, Obj, Tuple, Value
 
 MAX_VALUE_JSON = 64 * 1024  # one kept value
 MAX_DEPTH = 32

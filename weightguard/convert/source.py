@@ -1,7 +1,7 @@
 """Open a checkpoint for conversion: its pickle as a value graph and where its bytes lie.
 
 Reads, never loads: the pickle runs through the scanner's symbolic machine
-(`weightguard.scan.vm.parse_pickle`), and the container code only locates byte ranges.
+(`weightguard.pickle.vm.parse_pickle`), and the container code only locates byte ranges.
 Formats (detected by content with `weightguard.scan.detect_format`):
 
 - ``torch-zip`` (torch.save since 1.6): ``<archive>/data.pkl`` plus one record
@@ -26,13 +26,29 @@ from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from weightguard.errors import IncompleteError
-from weightguard.scan.joblibfmt import dtype_layout, joblib_hook
-from weightguard.scan.model import Limits
-from weightguard.scan.reader import Reader
-from weightguard.scan.torchfmt import TORCH_MAGIC, TORCH_PROTOCOL, LegacyStorages, read_int64
-from weightguard.scan.values import Dict, Global, List, Obj, Tuple, Value
-from weightguard.scan.vm import Machine, PickleProgram, parse_pickle
-from weightguard.scan.zipread import Member, ZipError, data_offset, read_directory
+from weightguard.pickle import (
+    TORCH_MAGIC,
+    TORCH_PROTOCOL,
+    Dict,
+    Global,
+    LegacyStorages,
+    Limits,
+    List,
+    Machine,
+    Member,
+    Obj,
+    PickleProgram,
+    Reader,
+    Tuple,
+    Value,
+    ZipError,
+    data_offset,
+    dtype_layout,
+    joblib_hook,
+    parse_pickle,
+    read_directory,
+    read_int64,
+)
 
 CONVERTIBLE_FORMATS = ("torch-zip", "torch-legacy", "pickle", "joblib")
 

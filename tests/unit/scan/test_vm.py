@@ -11,12 +11,12 @@ import zipfile
 import pytest
 
 import weightguard.scan as wscan
+from weightguard.pickle.reader import Reader
+from weightguard.pickle.values import Dict, FrozenSet, Global, List, Obj, Set, Tuple, Value
+from weightguard.pickle.vm import parse_pickle
 from weightguard.scan import Limits, Outcome
 from weightguard.scan.allowlist import Allowlist
 from weightguard.scan.containers import FileScan, Scanner
-from weightguard.scan.reader import Reader
-from weightguard.scan.values import Dict, FrozenSet, Global, List, Obj, Set, Tuple, Value
-from weightguard.scan.vm import parse_pickle
 
 from .conftest import corpus_module
 

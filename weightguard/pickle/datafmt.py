@@ -34,7 +34,7 @@ class Classified:
 def classify(fh: BinaryIO, size: int, kind: str) -> Classified:
     """Refine a sniffed `kind`; never raises for bad content (OSError for I/O)."""
     if kind == "gguf":
-        from weightguard.scan.datafmt_gguf import GgufError, validate_gguf
+        from weightguard.pickle.datafmt_gguf import GgufError, validate_gguf
 
         try:
             validate_gguf(fh, size)
@@ -53,9 +53,9 @@ def classify(fh: BinaryIO, size: int, kind: str) -> Classified:
         return Classified(kind)
     fh.seek(0)
     data = fh.read(size)
-    from weightguard.scan.datafmt_msgpack import is_flax_msgpack
-    from weightguard.scan.datafmt_onnx import is_savedmodel
-    from weightguard.scan.datafmt_sentencepiece import is_sentencepiece
+    from weightguard.pickle.datafmt_msgpack import is_flax_msgpack
+    from weightguard.pickle.datafmt_onnx import is_savedmodel
+    from weightguard.pickle.datafmt_sentencepiece import is_sentencepiece
 
     if is_sentencepiece(data):
         return Classified("sentencepiece")
@@ -78,7 +78,7 @@ def _savedmodel() -> Classified:
 
 
 def _onnx(fh: BinaryIO, size: int) -> Classified:
-    from weightguard.scan.datafmt_onnx import (
+    from weightguard.pickle.datafmt_onnx import (
         MAX_SIZE,
         OnnxError,
         escaping,
