@@ -29,6 +29,7 @@ from weightguard.errors import IncompleteError
 from weightguard.pickle import (
     TORCH_MAGIC,
     TORCH_PROTOCOL,
+    BuildHook,
     Dict,
     Global,
     LegacyStorages,
@@ -37,6 +38,7 @@ from weightguard.pickle import (
     Machine,
     Member,
     Obj,
+    PersistentRef,
     PickleProgram,
     Reader,
     Tuple,
@@ -121,8 +123,8 @@ def open_checkpoint(path: str, fh: BinaryIO, fmt: str) -> Checkpoint:
     return _plain_pickle(path, fh, size, fmt)
 
 
-def _run(path: str, reader: Reader, hook: object = None) -> PickleProgram:
-    program = parse_pickle(reader, limits=Limits(), build_hook=hook)  # type: ignore[arg-type]
+def _run(path: str, reader: Reader, hook: BuildHook | None = None) -> PickleProgram:
+    program = parse_pickle(reader, limits=Limits(), build_hook=hook)
     if program.error is not None:
         err = program.error
         raise _fail(path, f"pickle cannot be parsed at offset {err.offset}: {err.message}")
@@ -206,7 +208,12 @@ def _torch_legacy(path: str, fh: BinaryIO, size: int) -> Checkpoint:
         if index == 3:
             for event in program.events:
                 if event.kind == "persid":
-                    bad = storages.check(event.node)  # type: ignore[arg-type]
+                    ref = event.node  # always a PersistentRef (`Event`); anything else fails
+                    bad = (
+                        storages.check(ref)
+                        if isinstance(ref, PersistentRef)
+                        else "not a persistent id"
+                    )
                     if bad:
                         raise _fail(path, f"persistent id at offset {event.offset}: {bad}")
         roots.append(program.root)
