@@ -4,8 +4,9 @@ One entry point, `classify(fh, size, kind)`, refines what `formats.sniff` said f
 formats a Hugging Face repo ships beyond safetensors: GGUF (validated completely), ONNX
 (and its external_data paths), TensorFlow SavedModel (code-bearing), SentencePiece
 `tokenizer.model`, flax msgpack and HDF5 (Keras `.h5`). The detector (`formats.detect_fh`,
-used by the policy gate) and the scanner (`weightguard.scan.containers.Scanner.dispatch`) both call it, so
-a file is one of these data formats for the gate only if the scanner would find it clean.
+used by the policy gate) and the scanner (`weightguard.scan.containers.Scanner.dispatch`)
+both call it, so a file is one of these data formats for the gate only if the scanner
+would find it clean.
 
 A problem is (rule, outcome, message): outcome "unsafe" for content that runs code or
 escapes the model, "incomplete" for content that does not parse as what it claims.
