@@ -2,7 +2,7 @@
 
 Reads, never loads: the pickle runs through the scanner's symbolic machine
 (`weightguard.pickle.vm.parse_pickle`), and the container code only locates byte ranges.
-Formats (detected by content with `weightguard.scan.detect_format`):
+Formats (detected by content with `weightguard.pickle.detect_format`):
 
 - ``torch-zip`` (torch.save since 1.6): ``<archive>/data.pkl`` plus one record
   ``<archive>/data/<key>`` per storage, and ``<archive>/byteorder`` (``little`` or
