@@ -23,8 +23,8 @@ from pathlib import Path
 import pytest
 
 import weightguard.scan as wscan
+from weightguard.pickle.formats import classify, detect_format
 from weightguard.scan import Outcome
-from weightguard.scan.formats import classify, detect_format
 
 CORPUS = Path(__file__).resolve().parents[1] / "scan_corpus"
 

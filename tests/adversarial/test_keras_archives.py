@@ -10,8 +10,8 @@ import pytest
 
 import weightguard.scan as wscan
 from tests.scan_corpus import kerasfiles as kf
+from weightguard.pickle.formats import detect_format
 from weightguard.scan import Outcome
-from weightguard.scan.formats import detect_format
 
 
 @pytest.mark.parametrize("weights", ["npz", "h5"])

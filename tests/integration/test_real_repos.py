@@ -168,7 +168,7 @@ def test_corrupt_gguf_is_never_clean(tmp_path: Path, files: dict[str, bytes]) ->
 
 
 def test_ggml_type_sizes_match_the_gguf_package() -> None:
-    from weightguard.scan.datafmt_gguf import GGML_SIZES
+    from weightguard.pickle.datafmt_gguf import GGML_SIZES
 
     assert GGML_SIZES == {int(k): tuple(v) for k, v in gguf.GGML_QUANT_SIZES.items()}
 

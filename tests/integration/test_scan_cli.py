@@ -115,12 +115,13 @@ def test_sarif(files: dict[str, Path]) -> None:
 def test_library_api(files: dict[str, Path]) -> None:
     import weightguard
 
-    result = weightguard.scan(files["evil"])
+    result = weightguard.scan_path(files["evil"])
     assert result.outcome.value == "unsafe"
     assert not result.clean
-    import weightguard.scan as module
+    import weightguard.scan
 
-    assert module(files["clean"]).clean  # the module stays callable once imported
+    assert weightguard.scan_path is weightguard.scan.scan  # the subpackage is a module
+    assert weightguard.scan.scan(files["clean"]).clean
 
 
 _STARTUP_PROBE = """
@@ -140,7 +141,7 @@ _NOT_AT_START_UP = {
     "weightguard.manifest",
     "weightguard.scan.archives",
     "weightguard.scan.datafiles",
-    "weightguard.scan.joblibfmt",
+    "weightguard.pickle.joblibfmt",
     "weightguard.scan.profiles_optin",
     "weightguard.scan.sarif",
     "pathlib",
@@ -173,7 +174,7 @@ def test_scan_start_up_loads_only_what_the_format_needs(tmp_path: Path, kind: st
     else:
         parts = [0x1950A86A20F9469CFC6C, 1001, {"little_endian": True}, {"step": 1}, []]
         path.write_bytes(b"".join(pickle.dumps(p, protocol=2) for p in parts))
-        unwanted = _NOT_AT_START_UP | {"weightguard.scan.zipread", "weightguard.scan.zipscan"}
+        unwanted = _NOT_AT_START_UP | {"weightguard.pickle.zipread", "weightguard.scan.zipscan"}
     out = (
         subprocess.run(
             [sys.executable, "-c", _STARTUP_PROBE, str(path)],

@@ -8,6 +8,7 @@ Public API:
 - `verify_record(record, verifier, *, output, input=None) -> ConversionRecord`: check a
   signed conversion record and bind it to the files (for policies).
 - `default_output(path)`: the output name `convert` picks.
+`convert` is also `weightguard.convert_checkpoint` at the top level.
 
 Never unpickles and never imports torch; numpy and safetensors are imported lazily
 (the ``safetensors`` extra). Rules for names, aliases and metadata: docs/convert.md.
@@ -15,7 +16,6 @@ Never unpickles and never imports torch; numpy and safetensors are imported lazi
 
 from __future__ import annotations
 
-from weightguard._callable import make_module_callable
 from weightguard.convert.jobs import default_output
 from weightguard.convert.model import ConversionResult, Entry, FileConversion
 from weightguard.convert.provenance import (
@@ -37,6 +37,3 @@ __all__ = [
     "default_output",
     "verify_record",
 ]
-
-
-make_module_callable(__name__, convert)

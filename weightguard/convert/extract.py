@@ -25,7 +25,7 @@ from weightguard.convert.simple import NotSimple, Visits, mapping_pairs, simple_
 from weightguard.convert.source import Checkpoint
 from weightguard.convert.tensors import Found, NotTensor, Refused, TensorReader
 from weightguard.errors import IncompleteError, UsageError
-from weightguard.scan.values import List, Obj, Tuple, Value
+from weightguard.pickle import List, Obj, Tuple, Value
 
 COMMON_KEYS = (
     "state_dict",

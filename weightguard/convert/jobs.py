@@ -41,7 +41,7 @@ def default_output(path: Path) -> Path:
 
 
 def _detect(path: Path) -> str:
-    from weightguard.scan import detect_format
+    from weightguard.pickle import detect_format
 
     try:
         return detect_format(path)

@@ -12,7 +12,7 @@ import json
 import math
 import struct
 
-from weightguard.scan.values import Dict, Global, List, Obj, Tuple, Value
+from weightguard.pickle import Dict, Global, List, Obj, Tuple, Value
 
 MAX_VALUE_JSON = 64 * 1024  # one kept value
 MAX_DEPTH = 32
@@ -122,7 +122,7 @@ class Visits:
         self.left = left
 
 
-def _plain(value: Value | object, depth: int, visits: Visits | None = None) -> object:
+def _plain(value: Value, depth: int, visits: Visits | None = None) -> object:
     if visits is None:
         visits = Visits()
     visits.left -= 1
@@ -138,7 +138,7 @@ def _plain(value: Value | object, depth: int, visits: Visits | None = None) -> o
         return value
     if isinstance(value, List | Tuple):
         return [_plain(v, depth + 1, visits) for v in value.items]
-    pairs = mapping_pairs(value)  # type: ignore[arg-type]
+    pairs = mapping_pairs(value)
     if pairs is not None:
         out: dict[str, object] = {}
         for key, item in pairs:
@@ -146,7 +146,7 @@ def _plain(value: Value | object, depth: int, visits: Visits | None = None) -> o
                 raise NotSimple("a dict with non-string keys")
             out[key] = _plain(item, depth + 1, visits)
         return out
-    name = qualname(value)  # type: ignore[arg-type]
+    name = qualname(value)
     if name == "torch.Size" and isinstance(value, Obj) and isinstance(value.args, Tuple):
         if len(value.args.items) != 1:
             raise NotSimple("a torch.Size without exactly one argument")

@@ -1,8 +1,8 @@
 """Open a checkpoint for conversion: its pickle as a value graph and where its bytes lie.
 
 Reads, never loads: the pickle runs through the scanner's symbolic machine
-(`weightguard.scan.vm.parse_pickle`), and the container code only locates byte ranges.
-Formats (detected by content with `weightguard.scan.detect_format`):
+(`weightguard.pickle.vm.parse_pickle`), and the container code only locates byte ranges.
+Formats (detected by content with `weightguard.pickle.detect_format`):
 
 - ``torch-zip`` (torch.save since 1.6): ``<archive>/data.pkl`` plus one record
   ``<archive>/data/<key>`` per storage, and ``<archive>/byteorder`` (``little`` or
@@ -26,13 +26,31 @@ from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from weightguard.errors import IncompleteError
-from weightguard.scan.joblibfmt import dtype_layout, joblib_hook
-from weightguard.scan.model import Limits
-from weightguard.scan.reader import Reader
-from weightguard.scan.torchfmt import TORCH_MAGIC, TORCH_PROTOCOL, LegacyStorages, read_int64
-from weightguard.scan.values import Dict, Global, List, Obj, Tuple, Value
-from weightguard.scan.vm import Machine, PickleProgram, parse_pickle
-from weightguard.scan.zipread import Member, ZipError, data_offset, read_directory
+from weightguard.pickle import (
+    TORCH_MAGIC,
+    TORCH_PROTOCOL,
+    BuildHook,
+    Dict,
+    Global,
+    LegacyStorages,
+    Limits,
+    List,
+    Machine,
+    Member,
+    Obj,
+    PersistentRef,
+    PickleProgram,
+    Reader,
+    Tuple,
+    Value,
+    ZipError,
+    data_offset,
+    dtype_layout,
+    joblib_hook,
+    parse_pickle,
+    read_directory,
+    read_int64,
+)
 
 CONVERTIBLE_FORMATS = ("torch-zip", "torch-legacy", "pickle", "joblib")
 
@@ -105,8 +123,8 @@ def open_checkpoint(path: str, fh: BinaryIO, fmt: str) -> Checkpoint:
     return _plain_pickle(path, fh, size, fmt)
 
 
-def _run(path: str, reader: Reader, hook: object = None) -> PickleProgram:
-    program = parse_pickle(reader, limits=Limits(), build_hook=hook)  # type: ignore[arg-type]
+def _run(path: str, reader: Reader, hook: BuildHook | None = None) -> PickleProgram:
+    program = parse_pickle(reader, limits=Limits(), build_hook=hook)
     if program.error is not None:
         err = program.error
         raise _fail(path, f"pickle cannot be parsed at offset {err.offset}: {err.message}")
@@ -190,7 +208,12 @@ def _torch_legacy(path: str, fh: BinaryIO, size: int) -> Checkpoint:
         if index == 3:
             for event in program.events:
                 if event.kind == "persid":
-                    bad = storages.check(event.node)  # type: ignore[arg-type]
+                    ref = event.node  # always a PersistentRef (`Event`); anything else fails
+                    bad = (
+                        storages.check(ref)
+                        if isinstance(ref, PersistentRef)
+                        else "not a persistent id"
+                    )
                     if bad:
                         raise _fail(path, f"persistent id at offset {event.offset}: {bad}")
         roots.append(program.root)

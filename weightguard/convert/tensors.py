@@ -19,7 +19,7 @@ from weightguard.convert.dtypes import STORAGE_DTYPES, STORAGE_ITEMSIZE, DType, 
 from weightguard.convert.dtypes import torch_dtype as lookup_torch_dtype
 from weightguard.convert.simple import dtype_descr, qualname
 from weightguard.convert.source import Checkpoint, Span
-from weightguard.scan.values import (
+from weightguard.pickle import (
     Buffer,
     ByteArray,
     BytesRef,

@@ -6,10 +6,9 @@ Public API:
   unreadable or unparsable input is an `incomplete` finding, a scanner bug is recorded
   in `ScanResult.errors` (the CLI exits 4). Raises `UsageError` for unknown profiles,
   bad ``--allow`` entries and paths that do not exist.
-- `detect_format(path) -> str` (from `weightguard.scan.formats`).
-- The parser for other tools (the converter): `weightguard.scan.vm.parse_pickle` over a
-  `weightguard.scan.reader.Reader`, returning a `PickleProgram` of symbolic values
-  (`weightguard.scan.values`); see docs/scanning.md.
+- `detect_format(path) -> str`, `FORMATS` and `Limits`, from the shared pickle core
+  (`weightguard.pickle`), which also holds the symbolic machine other tools (the
+  converter) use; see docs/scanning.md. Also `weightguard.scan_path` at the top level.
 
 This package never imports torch, numpy or joblib, and never unpickles.
 """
@@ -22,13 +21,12 @@ import stat
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import PurePosixPath
 
-from weightguard._callable import make_module_callable
 from weightguard.errors import UsageError
-from weightguard.scan.formats import FORMATS, detect_format
+from weightguard.pickle.formats import FORMATS, detect_format
+from weightguard.pickle.limits import Limits
 from weightguard.scan.model import (
     FileResult,
     Finding,
-    Limits,
     Outcome,
     Role,
     ScanResult,
@@ -208,6 +206,3 @@ def _scan_one(scanner: object, path: str, errors: list[str]) -> FileResult:
             file=path,
         )
         return FileResult(path, "error", Outcome.INCOMPLETE, (finding,))
-
-
-make_module_callable(__name__, scan)

@@ -3,7 +3,7 @@
 Every regular member is scanned by content (`Scanner.dispatch`); a tar holding
 ``storages``, ``tensors`` and ``pickle`` is a legacy torch checkpoint
 (`weightguard.scan.legacy`). Links and duplicate names are flagged. Compressed streams
-are inflated lazily within the size and ratio budgets (`weightguard.scan.streams`):
+are inflated lazily within the size and ratio budgets (`weightguard.pickle.streams`):
 pickles are parsed while streaming, anything else is held in memory up to 1 GiB and
 dispatched again. 7z needs the optional py7zr. Imported by
 `weightguard.scan.containers` only when one of these formats is met.
@@ -14,11 +14,9 @@ from __future__ import annotations
 import io
 from typing import BinaryIO
 
-from weightguard.scan import torchfmt
-from weightguard.scan.containers import FileScan, Scanner, join
-from weightguard.scan.formats import TORCH_TAR_MEMBERS, sniff
-from weightguard.scan.model import Outcome, Severity
-from weightguard.scan.streams import (
+from weightguard.pickle import torchfmt
+from weightguard.pickle.formats import TORCH_TAR_MEMBERS, sniff
+from weightguard.pickle.streams import (
     BudgetError,
     Counting,
     Inflating,
@@ -27,12 +25,14 @@ from weightguard.scan.streams import (
     as_file,
     read_all,
 )
+from weightguard.scan.filescan import FileScan, Walker, join
+from weightguard.scan.model import Outcome, Severity
 
 _MAX_IN_MEMORY = 1 << 30
 
 
 def scan_tar(
-    scanner: Scanner, fs: FileScan, fh: BinaryIO, size: int, member: str | None, depth: int
+    scanner: Walker, fs: FileScan, fh: BinaryIO, size: int, member: str | None, depth: int
 ) -> str:
     """Scan a tar archive; returns ``torch-tar`` or ``tar``."""
     import tarfile
@@ -82,7 +82,7 @@ def scan_tar(
 
 
 def scan_sevenzip(
-    scanner: Scanner, fs: FileScan, fh: BinaryIO, member: str | None, depth: int
+    scanner: Walker, fs: FileScan, fh: BinaryIO, member: str | None, depth: int
 ) -> None:
     """Extract a 7z archive into memory (1 GiB budget) and scan each file."""
     try:
@@ -124,7 +124,7 @@ def scan_sevenzip(
 
 
 def scan_compressed(
-    scanner: Scanner, fs: FileScan, fh: BinaryIO, kind: str, member: str | None, depth: int
+    scanner: Walker, fs: FileScan, fh: BinaryIO, kind: str, member: str | None, depth: int
 ) -> str:
     """Inflate a gzip/bz2/xz/lzma/zlib stream within budgets; returns ``kind+inner``."""
     label = join(member, f"<{kind}>")
@@ -164,7 +164,7 @@ def scan_compressed(
 
 
 def scan_zfile(
-    scanner: Scanner, fs: FileScan, fh: BinaryIO, size: int, member: str | None, depth: int
+    scanner: Walker, fs: FileScan, fh: BinaryIO, size: int, member: str | None, depth: int
 ) -> str:
     """joblib < 0.10 "ZF" files, which joblib.load still reads (numpy_pickle_compat).
 

@@ -17,9 +17,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
-from weightguard.scan.graphwalk import Cache, within
-from weightguard.scan.model import Role
-from weightguard.scan.values import (
+from weightguard.pickle.graphwalk import Cache, within
+from weightguard.pickle.values import (
     BytesRef,
     Dict,
     Global,
@@ -30,6 +29,7 @@ from weightguard.scan.values import (
     Value,
     callee_global,
 )
+from weightguard.scan.model import Role
 
 
 class Context(Protocol):
@@ -43,7 +43,7 @@ class Context(Protocol):
 
     @property
     def walks(self) -> Cache:
-        """Results of value-graph walks for this stream (`weightguard.scan.graphwalk`)."""
+        """Results of value-graph walks for this stream (`weightguard.pickle.graphwalk`)."""
 
 
 Cond = Callable[[Obj, Context], "str | None"]
@@ -78,7 +78,7 @@ _PLAIN_CONTAINERS = (Tuple, List, Dict)
 def is_plain(v: Value, ctx: Context) -> bool:
     """Constants and plain containers of them, nested at most 32 deep, no cycles.
 
-    One memoised iterative walk (`weightguard.scan.graphwalk`): shared nodes are
+    One memoised iterative walk (`weightguard.pickle.graphwalk`): shared nodes are
     visited once per stream, however many paths or calls reach them.
     """
     return within(v, "plain", is_constant, _PLAIN_CONTAINERS, ctx.walks, 32)

@@ -10,19 +10,8 @@ from __future__ import annotations
 
 import re
 
-from weightguard.scan.conditions import (
-    Context,
-    args_of,
-    int_tuple,
-    is_constant,
-    is_int,
-    is_plain,
-    made_by,
-    strdict_state,
-)
-from weightguard.scan.graphwalk import within
-from weightguard.scan.model import Role
-from weightguard.scan.values import (
+from weightguard.pickle.graphwalk import within
+from weightguard.pickle.values import (
     Buffer,
     ByteArray,
     BytesRef,
@@ -33,6 +22,17 @@ from weightguard.scan.values import (
     Tuple,
     Value,
 )
+from weightguard.scan.conditions import (
+    Context,
+    args_of,
+    int_tuple,
+    is_constant,
+    is_int,
+    is_plain,
+    made_by,
+    strdict_state,
+)
+from weightguard.scan.model import Role
 
 # Compiled on first use through re's own cache.
 _DTYPE_STR = r"[<>|=]?[a-zA-Z?]\d*(\[[a-zA-Z0-9]+\])?"

@@ -9,6 +9,7 @@ rebuild functions. Each condition returns None when the call is safe, else a rea
 
 from __future__ import annotations
 
+from weightguard.pickle.values import Global, Obj, PersistentRef, Tuple, Value
 from weightguard.scan.conditions import (
     Context,
     args_of,
@@ -21,7 +22,6 @@ from weightguard.scan.conditions import (
     strdict_state,
 )
 from weightguard.scan.model import Role
-from weightguard.scan.values import Global, Obj, PersistentRef, Tuple, Value
 
 
 def _tensor_view(args: tuple[Value, ...], n_extra: int) -> str | None:

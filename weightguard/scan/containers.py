@@ -17,77 +17,30 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import Callable
 from typing import BinaryIO
 
+from weightguard.pickle.formats import Detection, classify
+from weightguard.pickle.limits import Limits
+from weightguard.pickle.machine import Machine, PickleProgram
+from weightguard.pickle.reader import Reader
+from weightguard.pickle.streams import Counting, Region, as_file
+from weightguard.pickle.values import BytesRef, Global, Obj, Tuple, Value
+from weightguard.pickle.vm import parse_pickle
 from weightguard.scan.allowlist import Allowlist
-from weightguard.scan.formats import LEGACY_MAGIC, Detection, classify
-from weightguard.scan.judge import Judge, PersidCheck
-from weightguard.scan.model import FileResult, Finding, Limits, Outcome, Severity, worst_outcome
-from weightguard.scan.reader import Reader
-from weightguard.scan.streams import Counting, Region, as_file
-from weightguard.scan.values import BytesRef, Global, Obj, Tuple, Value
-from weightguard.scan.vm import Machine, OpBudget, PickleProgram, parse_pickle
+from weightguard.scan.filescan import FileScan, join
+from weightguard.scan.judge import Judge, NestedScan, PersidCheck
+from weightguard.scan.model import FileResult, Finding, Outcome, Severity, worst_outcome
 
 _COMPRESSED = ("gzip", "bz2", "xz", "lzma", "zlib")
-# Formats `weightguard.scan.datafmt` refines and judges during detection.
+# Formats `weightguard.pickle.datafmt` refines and judges during detection.
 DATAFMT_KINDS = frozenset(
     {"gguf", "onnx", "unknown", "sentencepiece", "flax-msgpack", "hdf5", "tf-savedmodel"}
 )
 _JOBLIB_WRAPPER = "joblib.numpy_pickle.NumpyArrayWrapper"
 
 
-class FileScan:
-    """Findings and facts collected while scanning one top-level file."""
-
-    def __init__(self, path: str, allow: Allowlist, limits: Limits, size: int = 0) -> None:
-        self.path = path
-        self.budget = OpBudget(limits, size)
-        self.allow = allow
-        self.limits = limits
-        self.findings: list[Finding] = []
-        self.globals: set[str] = set()
-        self.members: list[str] = []
-
-    def add(
-        self,
-        rule: str,
-        outcome: Outcome,
-        severity: Severity,
-        message: str,
-        *,
-        member: str | None = None,
-        offset: int | None = None,
-        hint: str | None = None,
-    ) -> None:
-        """Record a container-level finding."""
-        self.findings.append(
-            Finding(
-                rule=rule,
-                outcome=outcome,
-                severity=severity,
-                message=message,
-                file=self.path,
-                member=member,
-                offset=offset,
-                hint=hint,
-            )
-        )
-
-    def incomplete(
-        self, rule: str, message: str, member: str | None, hint: str | None = None
-    ) -> None:
-        """Record that something could not be fully read or parsed."""
-        self.add(rule, Outcome.INCOMPLETE, Severity.MEDIUM, message, member=member, hint=hint)
-
-
-def join(member: str | None, name: str) -> str:
-    """The member path of `name` inside `member` (``outer!inner``)."""
-    return f"{member}!{name}" if member else name
-
-
 def _joblib_hook(m: Machine, target: Value, offset: int) -> None:
-    # `weightguard.scan.joblibfmt.joblib_hook`, imported on the first BUILD whose target
+    # `weightguard.pickle.joblibfmt.joblib_hook`, imported on the first BUILD whose target
     # names joblib's array wrapper (as its class, or as the class argument of a
     # reconstructor); the hook itself makes the exact decision. Torch checkpoints never
     # name the wrapper, so they never load the joblib code.
@@ -97,7 +50,7 @@ def _joblib_hook(m: Machine, target: Value, offset: int) -> None:
     if target.callee.qualname == _JOBLIB_WRAPPER or (
         isinstance(first, Global) and first.qualname == _JOBLIB_WRAPPER
     ):
-        from weightguard.scan.joblibfmt import joblib_hook
+        from weightguard.pickle.joblibfmt import joblib_hook
 
         joblib_hook(m, target, offset)
 
@@ -212,7 +165,7 @@ class Scanner:
 
             archives.scan_sevenzip(self, fs, fh, member, depth)
         elif kind == "safetensors":
-            pass  # validated completely by `classify` (weightguard.scan.stcheck)
+            pass  # validated completely by `classify` (weightguard.pickle.stcheck)
         elif kind in ("lz4", "zstd"):
             fs.incomplete(
                 "format.unsupported",
@@ -220,7 +173,7 @@ class Scanner:
                 member,
                 hint="decompress it and scan the result",
             )
-        elif kind in DATAFMT_KINDS:  # refined (and judged) by weightguard.scan.datafmt
+        elif kind in DATAFMT_KINDS:  # refined (and judged) by weightguard.pickle.datafmt
             if det.data_problem:
                 rule, outcome, message = det.data_problem
                 fs.add(rule, Outcome(outcome), Severity.HIGH, message, member=member)
@@ -266,7 +219,7 @@ class Scanner:
         member: str | None,
         base: int,
         persid: PersidCheck | None,
-        nested: Callable[..., list[Finding]] | None,
+        nested: NestedScan | None,
     ) -> None:
         """Judge one program and fold its findings into the file scan."""
         judge = Judge(self.allow, fs.path, member, base, persid, nested)
@@ -276,7 +229,7 @@ class Scanner:
 
     def nested(
         self, fs: FileScan, fh: BinaryIO, start: int, member: str | None, depth: int
-    ) -> Callable[[bytes | BytesRef, str, int], list[Finding]]:
+    ) -> NestedScan:
         """A scanner for literal payloads handed to nested loaders inside `member`."""
 
         def scan_nested(data: bytes | BytesRef, kind: str, offset: int) -> list[Finding]:
@@ -352,4 +305,4 @@ class Scanner:
         return programs, reader
 
 
-__all__ = ["LEGACY_MAGIC", "FileScan", "Scanner", "join"]
+__all__ = ["Scanner"]

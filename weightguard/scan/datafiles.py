@@ -12,11 +12,11 @@ from __future__ import annotations
 import struct
 from typing import BinaryIO
 
-from weightguard.scan.containers import FileScan, Scanner
+from weightguard.scan.filescan import FileScan, Walker
 
 
 def scan_npy(
-    scanner: Scanner, fs: FileScan, fh: BinaryIO, size: int, member: str | None, depth: int
+    scanner: Walker, fs: FileScan, fh: BinaryIO, size: int, member: str | None, depth: int
 ) -> None:
     """Parse a .npy header; scan the pickle that follows an object dtype."""
     fh.seek(0)

@@ -18,12 +18,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from weightguard.scan import conditions as c
-from weightguard.scan.allowlist import Allowlist, profile_of
-from weightguard.scan.denylist import NESTED_LOADERS, known_primitive
-from weightguard.scan.graphwalk import Cache
-from weightguard.scan.model import Finding, Outcome, Role, Severity
-from weightguard.scan.values import (
+from weightguard.pickle.graphwalk import Cache
+from weightguard.pickle.machine import Event, PickleProgram
+from weightguard.pickle.values import (
     BytesRef,
     Dict,
     Global,
@@ -34,7 +31,10 @@ from weightguard.scan.values import (
     Tuple,
     Value,
 )
-from weightguard.scan.vm import Event, PickleProgram
+from weightguard.scan import conditions as c
+from weightguard.scan.allowlist import Allowlist, profile_of
+from weightguard.scan.denylist import NESTED_LOADERS, known_primitive
+from weightguard.scan.model import Finding, Outcome, Role, Severity
 
 PersidCheck = Callable[[PersistentRef], "str | None"]
 NestedScan = Callable[[bytes | BytesRef, str, int], "list[Finding]"]

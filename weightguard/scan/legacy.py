@@ -1,7 +1,7 @@
 """Legacy PyTorch layouts: the stacked-pickle file and the parts of a legacy tar checkpoint.
 
 Layouts from torch/serialization.py (`_legacy_load`, `legacy_load`; see
-`weightguard.scan.torchfmt`): a legacy file is five pickles (magic number, protocol
+`weightguard.pickle.torchfmt`): a legacy file is five pickles (magic number, protocol
 1001, sys_info, the object, the storage keys) followed by each storage's int64 element
 count and raw bytes, which are skipped after checking them against the persistent ids;
 a legacy tar holds ``storages`` and ``tensors`` records (pickled headers around raw data)
@@ -14,16 +14,16 @@ from __future__ import annotations
 import struct
 from typing import BinaryIO
 
-from weightguard.scan import torchfmt
-from weightguard.scan.containers import FileScan, Scanner
+from weightguard.pickle import torchfmt
+from weightguard.pickle.reader import Reader, StreamError
+from weightguard.pickle.values import List, Tuple, Value
+from weightguard.pickle.vm import parse_pickle
+from weightguard.scan.filescan import FileScan, Walker
 from weightguard.scan.model import Outcome, Severity
-from weightguard.scan.reader import Reader, StreamError
-from weightguard.scan.values import List, Tuple, Value
-from weightguard.scan.vm import parse_pickle
 
 
 def scan_torch_legacy(
-    scanner: Scanner, fs: FileScan, fh: BinaryIO, size: int, member: str | None
+    scanner: Walker, fs: FileScan, fh: BinaryIO, size: int, member: str | None
 ) -> None:
     """The five stacked pickles of a legacy file, then every storage header after them."""
     storages = torchfmt.LegacyStorages()
@@ -90,7 +90,7 @@ class _Layout(Exception):
 
 
 def scan_torch_tar_part(
-    scanner: Scanner, fs: FileScan, fh: BinaryIO, size: int, name: str, label: str, depth: int
+    scanner: Walker, fs: FileScan, fh: BinaryIO, size: int, name: str, label: str, depth: int
 ) -> None:
     """The ``storages`` or ``tensors`` member of a legacy tar: headers judged, data skipped."""
     reader = Reader(fh, start=0, limit=size)

@@ -5,7 +5,7 @@ member of a torch archive (``*.pkl``, under any name) and every member whose kin
 known in advance (hidden pickles, nested archives, sniffed by content). Raw tensor
 records (``data/``), TorchScript source (``code/``, reported as code-bearing) and the
 small text records torch writes are never read. Directory and local-header anomalies the
-tolerant reader (`weightguard.scan.zipread`) accepts, as torch's miniz does, are flagged
+tolerant reader (`weightguard.pickle.zipread`) accepts, as torch's miniz does, are flagged
 unsafe. Imported by `weightguard.scan.containers` when a zip is met.
 """
 
@@ -14,13 +14,10 @@ from __future__ import annotations
 import io
 from typing import BinaryIO
 
-from weightguard.scan import torchfmt
-from weightguard.scan.containers import FileScan, Scanner, join
-from weightguard.scan.formats import zip_kind
-from weightguard.scan.judge import PersidCheck
-from weightguard.scan.model import Outcome, Severity
-from weightguard.scan.streams import Region, as_file
-from weightguard.scan.zipread import (
+from weightguard.pickle import torchfmt
+from weightguard.pickle.formats import zip_kind
+from weightguard.pickle.streams import Region, as_file
+from weightguard.pickle.zipread import (
     Directory,
     Member,
     ZipError,
@@ -28,8 +25,11 @@ from weightguard.scan.zipread import (
     read_directory,
     read_member,
 )
+from weightguard.scan.filescan import FileScan, Walker, join
+from weightguard.scan.judge import PersidCheck
+from weightguard.scan.model import Outcome, Severity
 
-# `weightguard.scan.datafmt_keras.CONFIG`, spelled here so a torch zip never imports it.
+# `weightguard.pickle.datafmt_keras.CONFIG`, spelled here so a torch zip never imports it.
 _KERAS_CONFIG = "config.json"
 # The most we inflate into memory for one compressed member we sniff.
 MAX_IN_MEMORY = 1 << 30
@@ -44,12 +44,12 @@ _TORCH_TEXT = (
 
 
 def scan_zip(
-    scanner: Scanner, fs: FileScan, fh: BinaryIO, size: int, member: str | None, depth: int
+    scanner: Walker, fs: FileScan, fh: BinaryIO, size: int, member: str | None, depth: int
 ) -> str:
     """Scan a zip archive; returns ``torch-zip``, ``torchscript``, ``npz``, ``keras`` or ``zip``.
 
     Whatever the kind, a top-level ``config.json`` is judged as a Keras model config
-    (`weightguard.scan.datafmt_keras`): Keras loads a `.keras` zip by its config alone.
+    (`weightguard.pickle.datafmt_keras`): Keras loads a `.keras` zip by its config alone.
     """
     try:
         directory = read_directory(fh, size, max_members=scanner.limits.max_members)
@@ -86,10 +86,10 @@ def scan_zip(
 
 
 def _keras_config(
-    scanner: Scanner, fs: FileScan, fh: BinaryIO, directory: Directory, m: Member, label: str
+    scanner: Walker, fs: FileScan, fh: BinaryIO, directory: Directory, m: Member, label: str
 ) -> None:
     """Judge a top-level ``config.json`` as Keras' `load_model` reads it."""
-    from weightguard.scan import datafmt_keras
+    from weightguard.pickle import datafmt_keras
 
     try:
         data, _ = read_member(fh, m, directory.shift, max_size=datafmt_keras.MAX_CONFIG)
@@ -109,7 +109,7 @@ def _keras_config(
 
 
 def _torch_zip(
-    scanner: Scanner,
+    scanner: Walker,
     fs: FileScan,
     fh: BinaryIO,
     directory: Directory,
@@ -145,7 +145,7 @@ def _torch_zip(
 
 
 def _zip_pickle(
-    scanner: Scanner,
+    scanner: Walker,
     fs: FileScan,
     fh: BinaryIO,
     directory: Directory,
@@ -167,7 +167,7 @@ def _zip_pickle(
 
 
 def _zip_member(
-    scanner: Scanner,
+    scanner: Walker,
     fs: FileScan,
     fh: BinaryIO,
     directory: Directory,

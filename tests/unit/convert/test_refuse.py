@@ -120,14 +120,16 @@ def test_unsupported_formats_are_refused_clearly(tmp_path: Path) -> None:
     assert "already safetensors" in exc.value.message
 
 
-def test_top_level_convert_is_callable_every_time(tmp_path: Path) -> None:
+def test_top_level_convert_checkpoint_is_the_convert_function(tmp_path: Path) -> None:
     import weightguard
+    import weightguard.convert
 
     src = tmp_path / "m.pkl"
     np = pytest.importorskip("numpy")
     src.write_bytes(pickle.dumps({"w": np.ones(2)}, protocol=4))
-    first = weightguard.convert(src, tmp_path / "a.safetensors")
-    second = weightguard.convert(src, tmp_path / "b.safetensors")  # now bound to the module
+    assert weightguard.convert_checkpoint is weightguard.convert.convert
+    first = weightguard.convert_checkpoint(src, tmp_path / "a.safetensors")
+    second = weightguard.convert_checkpoint(src, tmp_path / "b.safetensors")
     assert first.accepted and second.accepted
 
 

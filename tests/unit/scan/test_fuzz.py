@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 from weightguard.scan import Limits, Outcome
 from weightguard.scan.allowlist import Allowlist
-from weightguard.scan.containers import FileScan, Scanner
+from weightguard.scan.containers import Scanner
+from weightguard.scan.filescan import FileScan
 
 SCANNER = Scanner(
     Allowlist(("torch", "numpy")),

@@ -11,9 +11,9 @@ import pytest
 
 import weightguard.scan as wscan
 from tests.scan_corpus import kerasfiles as kf
+from weightguard.pickle.datafmt_keras import KerasError, code_in_config, is_keras
+from weightguard.pickle.formats import FORMATS, detect_format
 from weightguard.scan import Outcome
-from weightguard.scan.datafmt_keras import KerasError, code_in_config, is_keras
-from weightguard.scan.formats import FORMATS, detect_format
 
 
 def _scan(tmp_path: Path, data: bytes, name: str = "model.keras"):
@@ -111,7 +111,7 @@ def test_unreadable_config_is_incomplete(tmp_path: Path, raw: bytes) -> None:
 
 
 def test_config_over_the_cap_is_incomplete(tmp_path: Path, monkeypatch) -> None:
-    from weightguard.scan import datafmt_keras
+    from weightguard.pickle import datafmt_keras
 
     monkeypatch.setattr(datafmt_keras, "MAX_CONFIG", 64)
     f = _scan(tmp_path, kf.archive(kf.honest_config(), weights="npz"))

@@ -10,7 +10,7 @@ The loader (C++ `ModelProto::ParseFromArray`) runs no code: it is data.
 
 from __future__ import annotations
 
-from weightguard.scan.datafmt_proto import WireError, fields, message, sub
+from weightguard.pickle.datafmt_proto import WireError, fields, message, sub
 
 _MODEL = {1: 2, 2: 2, 3: 2, 4: 2, 5: 2}
 _PIECE = {1: 2, 2: 5, 3: 0}

@@ -11,12 +11,24 @@ from __future__ import annotations
 
 import io
 import zlib
-from typing import Any, BinaryIO, cast
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, BinaryIO, cast
+
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
 
 
 def as_file(obj: io.RawIOBase) -> BinaryIO:
     """View one of these raw readers as the binary file type the parsers take."""
     return cast(BinaryIO, obj)
+
+
+def _fill(read: Callable[[int], bytes], buffer: WriteableBuffer) -> int:
+    """`RawIOBase.readinto` over `read`: any writable buffer, filled as flat bytes."""
+    with memoryview(buffer) as view, view.cast("B") as flat:
+        data = read(flat.nbytes)
+        flat[: len(data)] = data
+        return len(data)
 
 
 class BudgetError(Exception):
@@ -42,10 +54,8 @@ class Counting(io.RawIOBase):
         self.count += len(data)
         return data
 
-    def readinto(self, buf: bytearray | memoryview) -> int:  # type: ignore[override]
-        data = self.read(len(buf))
-        buf[: len(data)] = data
-        return len(data)
+    def readinto(self, buffer: WriteableBuffer, /) -> int:
+        return _fill(self.read, buffer)
 
     def seek(self, offset: int, whence: int = 0) -> int:
         return self._fh.seek(offset, whence)
@@ -81,10 +91,8 @@ class Region(io.RawIOBase):
         self._pos += len(data)
         return data
 
-    def readinto(self, buf: bytearray | memoryview) -> int:  # type: ignore[override]
-        data = self.read(len(buf))
-        buf[: len(data)] = data
-        return len(data)
+    def readinto(self, buffer: WriteableBuffer, /) -> int:
+        return _fill(self.read, buffer)
 
     def seek(self, offset: int, whence: int = 0) -> int:
         base = {0: 0, 1: self._pos, 2: self._length}[whence]
@@ -170,10 +178,8 @@ class Inflating(io.RawIOBase):
             raise BudgetError(f"compression ratio exceeds {self._max_ratio}:1")
         return data
 
-    def readinto(self, buf: bytearray | memoryview) -> int:  # type: ignore[override]
-        data = self.read(len(buf))
-        buf[: len(data)] = data
-        return len(data)
+    def readinto(self, buffer: WriteableBuffer, /) -> int:
+        return _fill(self.read, buffer)
 
 
 def read_all(stream: Any, limit: int) -> bytes:

@@ -1,6 +1,6 @@
 """Symbolic values of the pickle machine: what each opcode would have built, never built.
 
-The VM (`weightguard.scan.vm`) pushes these instead of real objects. Constants are plain
+The VM (`weightguard.pickle.vm`) pushes these instead of real objects. Constants are plain
 Python values (None, bool, int, float, str, bytes); everything that CPython would create
 by importing or calling is a node here, so nothing is ever imported or called.
 

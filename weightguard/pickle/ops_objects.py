@@ -1,6 +1,6 @@
 """Opcode handlers for structure: stack and marks, containers, memo, globals and calls.
 
-Part of the symbolic machine in `weightguard.scan.vm`, which dispatches to `HANDLERS` by
+Part of the symbolic machine in `weightguard.pickle.vm`, which dispatches to `HANDLERS` by
 opcode name; each handler returns True only for STOP. Semantics follow
 `Modules/_pickle.c` (`load_*`) and `Lib/pickle.py`; every import, call, BUILD,
 container mutation, persistent id, EXT code and out-of-band buffer becomes an event
@@ -13,8 +13,8 @@ import struct
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from weightguard.scan.opcodes import HIGHEST_PROTOCOL, NAMES
-from weightguard.scan.values import (
+from weightguard.pickle.opcodes import HIGHEST_PROTOCOL, NAMES
+from weightguard.pickle.values import (
     Buffer,
     Dict,
     Ext,
@@ -28,7 +28,7 @@ from weightguard.scan.values import (
 )
 
 if TYPE_CHECKING:
-    from weightguard.scan.vm import Machine
+    from weightguard.pickle.machine import Machine
 
 _u8 = struct.Struct("<Q").unpack
 _u4 = struct.Struct("<I").unpack

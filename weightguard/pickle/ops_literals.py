@@ -1,6 +1,6 @@
 """Opcode handlers that push constants: numbers, strings and bytes (protocols 0 to 5).
 
-Part of the symbolic machine in `weightguard.scan.vm`, which dispatches to `HANDLERS` by
+Part of the symbolic machine in `weightguard.pickle.vm`, which dispatches to `HANDLERS` by
 opcode name; each handler returns True only for STOP (never here). Semantics follow
 `Modules/_pickle.c` (`load_int`, `load_string`, `load_binunicode`, ...) and
 `Lib/pickle.py`; text spellings that the C and Python readers parse differently
@@ -15,10 +15,10 @@ import struct
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from weightguard.scan.values import ByteArray, LegacyString, Value
+from weightguard.pickle.values import ByteArray, LegacyString, Value
 
 if TYPE_CHECKING:
-    from weightguard.scan.vm import Machine
+    from weightguard.pickle.machine import Machine
 
 # Compiled on first use through re's own cache: protocol 0 text is rare in checkpoints.
 _FLOAT = rb"-?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+)?\n|-?inf\n|nan\n"

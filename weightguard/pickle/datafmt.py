@@ -4,8 +4,9 @@ One entry point, `classify(fh, size, kind)`, refines what `formats.sniff` said f
 formats a Hugging Face repo ships beyond safetensors: GGUF (validated completely), ONNX
 (and its external_data paths), TensorFlow SavedModel (code-bearing), SentencePiece
 `tokenizer.model`, flax msgpack and HDF5 (Keras `.h5`). The detector (`formats.detect_fh`,
-used by the policy gate) and the scanner (`containers.Scanner.dispatch`) both call it, so
-a file is one of these data formats for the gate only if the scanner would find it clean.
+used by the policy gate) and the scanner (`weightguard.scan.containers.Scanner.dispatch`)
+both call it, so a file is one of these data formats for the gate only if the scanner
+would find it clean.
 
 A problem is (rule, outcome, message): outcome "unsafe" for content that runs code or
 escapes the model, "incomplete" for content that does not parse as what it claims.
@@ -34,7 +35,7 @@ class Classified:
 def classify(fh: BinaryIO, size: int, kind: str) -> Classified:
     """Refine a sniffed `kind`; never raises for bad content (OSError for I/O)."""
     if kind == "gguf":
-        from weightguard.scan.datafmt_gguf import GgufError, validate_gguf
+        from weightguard.pickle.datafmt_gguf import GgufError, validate_gguf
 
         try:
             validate_gguf(fh, size)
@@ -53,9 +54,9 @@ def classify(fh: BinaryIO, size: int, kind: str) -> Classified:
         return Classified(kind)
     fh.seek(0)
     data = fh.read(size)
-    from weightguard.scan.datafmt_msgpack import is_flax_msgpack
-    from weightguard.scan.datafmt_onnx import is_savedmodel
-    from weightguard.scan.datafmt_sentencepiece import is_sentencepiece
+    from weightguard.pickle.datafmt_msgpack import is_flax_msgpack
+    from weightguard.pickle.datafmt_onnx import is_savedmodel
+    from weightguard.pickle.datafmt_sentencepiece import is_sentencepiece
 
     if is_sentencepiece(data):
         return Classified("sentencepiece")
@@ -78,7 +79,7 @@ def _savedmodel() -> Classified:
 
 
 def _onnx(fh: BinaryIO, size: int) -> Classified:
-    from weightguard.scan.datafmt_onnx import (
+    from weightguard.pickle.datafmt_onnx import (
         MAX_SIZE,
         OnnxError,
         escaping,

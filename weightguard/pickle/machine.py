@@ -1,25 +1,13 @@
-"""The strict symbolic pickle machine: CPython's opcode semantics, nothing executed.
+"""The state of one symbolic pickle run: stack, marks, memo, budgets and events.
 
-`parse_pickle(reader)` runs one pickle stream, protocols 0 to 5, the way
-`Modules/_pickle.c` (`load()` and its `load_*` functions) and `Lib/pickle.py`
-(`_Unpickler.load_*`) do, but pushes symbolic values (`weightguard.scan.values`) instead
-of importing or calling anything. Each opcode that would import, call, mutate an object
-or ask the loader for something becomes an `Event`; the policy judge
-(`weightguard.scan.judge`) decides on those events, and a converter can walk `root`.
-
-Where the two CPython unpicklers (or CPython and the opcode listers other scanners use)
-could read a stream differently, we refuse instead of guessing: frame misuse
-(`reader.py`), STRING escapes, non-decimal text integers, non-tuple REDUCE and NEWOBJ
-arguments stop the run as "evasive" (unsafe); truncation, unknown opcodes and budgets
-stop it as incomplete. Differentials with one clear CPython meaning (PROTO after the
-first opcode, memo overwrites, values left on the stack at STOP) are recorded as
-anomalies (unsafe) and the run continues with CPython's semantics, so what follows
-them is judged too. The machine never raises: a `StreamError` ends the
-run and is returned with the events seen before it, because CPython runs that prefix.
-
-This module holds the machine (stack, marks, memo, budgets, events); the opcode
-handlers live in `weightguard.scan.ops_literals` (constants) and
-`weightguard.scan.ops_objects` (structure, globals, calls), dispatched by opcode byte.
+`Machine` is what every opcode handler (`weightguard.pickle.ops_literals`,
+`weightguard.pickle.ops_objects`) works on: it holds the reader, the stack and marks, the
+memo, the events recorded so far and the budgets, with the small helpers the handlers
+share (`push`, `pop_mark`, `memo_put`, `find_class`, ...). It does not know the handlers:
+`weightguard.pickle.vm` builds the dispatch table from the handler modules and runs the
+loop, so the handlers import this module and never the machine loop (no circle).
+`Event` and `PickleProgram` are the results of a run; `OpBudget` is the opcode budget
+one input file shares between all its pickles.
 """
 
 from __future__ import annotations
@@ -29,11 +17,10 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from weightguard.scan import ops_literals, ops_objects
-from weightguard.scan.model import Limits
-from weightguard.scan.opcodes import NAMES
-from weightguard.scan.reader import Reader, StreamError
-from weightguard.scan.values import BytesRef, Global, Value
+from weightguard.pickle.limits import Limits
+from weightguard.pickle.opcodes import NAMES
+from weightguard.pickle.reader import Reader, StreamError
+from weightguard.pickle.values import BytesRef, Global, Value
 
 _CONTAINER_OPS = frozenset({"appends", "setitems", "additems"})
 # Compiled on first use through re's own cache: protocol 0 text is rare in checkpoints.
@@ -109,28 +96,6 @@ def _scaled(cap: int, base: int, per_byte: float, size: int | None) -> int:
     return cap if size is None else min(cap, base + int(per_byte * size))
 
 
-def parse_pickle(
-    reader: Reader,
-    *,
-    limits: Limits | None = None,
-    build_hook: BuildHook | None = None,
-    budget: OpBudget | None = None,
-) -> PickleProgram:
-    """Run one pickle stream from the reader's position to its STOP.
-
-    Args:
-        reader: positioned at the first opcode.
-        limits: budgets (defaults when None).
-        build_hook: called after each BUILD with (machine, target, opcode offset); joblib
-            uses it to skip raw array bytes that follow a wrapper in the stream.
-        budget: the opcodes left for the whole input file (charged on return).
-
-    Returns:
-        The program; `error` is set (and `root` is None) if the stream was rejected.
-    """
-    return Machine(reader, limits or Limits(), build_hook, budget).run()
-
-
 class Machine:
     """One run of the symbolic unpickler over a `Reader` (use `parse_pickle`)."""
 
@@ -183,51 +148,6 @@ class Machine:
         """A differential we can step past with CPython's semantics (reported unsafe)."""
         if len(self.anomalies) < 100:
             self.anomalies.append(StreamError(rule, message, self.op_offset, evasive=True))
-
-    def run(self) -> PickleProgram:
-        """Execute opcodes until STOP; never raises StreamError."""
-        reader = self.reader
-        start = reader.offset
-        dispatch = _DISPATCH
-        max_ops = self.limits.max_opcodes
-        if self.budget is not None:
-            max_ops = min(max_ops, self.budget.left)
-        count = 0
-        error: StreamError | None = None
-        try:
-            while True:
-                self.op_offset = reader.offset
-                code = reader.read1()
-                handler = dispatch.get(code)
-                self.current = code
-                if handler is None:
-                    raise self.err("pickle.unknown_opcode", f"unknown opcode byte 0x{code:02x}")
-                count += 1
-                if count > max_ops:
-                    raise self.err(
-                        "pickle.budget",
-                        "too many opcodes for the size of the file (a decompression or "
-                        "opcode bomb is never scanned to its end)",
-                    )
-                if handler(self):
-                    break
-        except StreamError as exc:
-            error = exc
-        except RecursionError:  # pragma: no cover - nothing here recurses deeply
-            error = self.err("pickle.budget", "nesting too deep")
-        if self.budget is not None:
-            self.budget.left -= count
-        return PickleProgram(
-            root=None if error else self.root,
-            protocol=self.proto,
-            start=start,
-            end=reader.offset,
-            events=tuple(self.events),
-            error=error,
-            anomalies=tuple(self.anomalies),
-            nested=tuple(self.nested),
-            opcodes=count,
-        )
 
     def push(self, value: Value) -> None:
         """Push a value (bounded by max_stack)."""
@@ -396,9 +316,3 @@ def _cpython_int_ok(line: bytes) -> bool:
             pass
     # strtol(s, &end, 0): leading space, sign, digits; the rest must be the newline.
     return re.fullmatch(rb"\s*[-+]?(0[xX][0-9a-fA-F]+|[0-9]+)", text) is not None
-
-
-# Opcode byte -> handler, from the two handler tables (constants, and structure).
-_DISPATCH: dict[int, Callable[[Machine], bool]] = {
-    code: {**ops_literals.HANDLERS, **ops_objects.HANDLERS}[name] for code, name in NAMES.items()
-}

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
-from weightguard.scan.values import Dict, List, Tuple, Value
+from weightguard.pickle.values import Dict, List, Tuple, Value
 
 # What a node's walk cached: its container height, or BAD (something not allowed inside,
 # or a cycle). The node itself is kept so its id is never reused while the cache lives.

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from weightguard.pickle.graphwalk import BAD, Cache, height, within
+from weightguard.pickle.values import Dict, Global, List, Tuple
 from weightguard.scan.conditions import is_constant
-from weightguard.scan.graphwalk import BAD, Cache, height, within
-from weightguard.scan.values import Dict, Global, List, Tuple
 
 _C = (Tuple, List, Dict)
 

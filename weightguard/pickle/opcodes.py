@@ -1,7 +1,7 @@
 """The pickle opcode table, protocols 0 to 5 (CPython Lib/pickle.py, "Pickle opcodes").
 
 Only names and the protocol that introduced each opcode live here; the semantics are in
-`weightguard.scan.vm`. A byte that is not in `NAMES` is an unknown opcode, which CPython
+`weightguard.pickle.vm`. A byte that is not in `NAMES` is an unknown opcode, which CPython
 rejects with "invalid load key" and so do we.
 """
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable
 
-from weightguard.scan.values import Global, PersistentRef, Tuple, Value
+from weightguard.pickle.values import Global, PersistentRef, Tuple, Value
 
 ELEMENT_SIZE: dict[str, int] = {
     "Float": 4,

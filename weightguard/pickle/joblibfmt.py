@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import re
 
-from weightguard.scan.opcodes import NAMES
-from weightguard.scan.reader import StreamError
-from weightguard.scan.values import Dict, Global, Obj, Tuple, Value, callee_global
-from weightguard.scan.vm import Machine, parse_pickle
+from weightguard.pickle.machine import Machine
+from weightguard.pickle.opcodes import NAMES
+from weightguard.pickle.reader import StreamError
+from weightguard.pickle.values import Dict, Global, Obj, Tuple, Value, callee_global
+from weightguard.pickle.vm import parse_pickle
 
 _WRAPPER = "joblib.numpy_pickle.NumpyArrayWrapper"
 _TYPESTR = re.compile(r"([<>|=]?)([a-zA-Z?])(\d*)(\[[a-zA-Z0-9]+\])?")

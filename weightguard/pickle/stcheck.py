@@ -7,7 +7,7 @@ with `{`, then the data. Each entry but `__metadata__` (a str -> str map) is a t
 the first starts at 0, each starts where the previous ended, each spans
 `prod(shape) * bits(dtype) / 8` bytes, and the last ends at the end of the file. A file
 that passes is read by that crate and by nothing that runs code; the caller still checks
-whether the same bytes are also a pickle (`weightguard.scan.formats`).
+whether the same bytes are also a pickle (`weightguard.pickle.formats`).
 """
 
 from __future__ import annotations

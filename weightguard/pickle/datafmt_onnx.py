@@ -14,7 +14,7 @@ and called (file I/O, py_func, ...), so it is reported as code-bearing, never da
 
 from __future__ import annotations
 
-from weightguard.scan.datafmt_proto import Field, WireError, fields, sub
+from weightguard.pickle.datafmt_proto import Field, WireError, fields, sub
 
 MAX_SIZE = 1 << 31  # protobuf itself refuses messages over 2 GiB
 _MAX_DEPTH = 32
