@@ -16,7 +16,7 @@ from weightguard.policy._read import Ctx, Field
 from weightguard.policy._signers import resolve
 from weightguard.policy._yaml import LocatedDict, LocatedList
 from weightguard.policy.globs import GlobError, PathPattern
-from weightguard.policy.schema import (
+from weightguard.policy.values import (
     DATA_ONLY_FORMATS,
     MODES,
     SCAN_PREDICATE,

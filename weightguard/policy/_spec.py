@@ -1,4 +1,4 @@
-"""Reading a policy document section by section into the values of `schema`.
+"""Reading a policy document section by section into `weightguard.policy.values`.
 
 Owns: the schema itself (which keys exist, their types and meaning) and every semantic
 check a linter can make without a model: undefined signer references, globs, digests,
@@ -15,7 +15,7 @@ from weightguard.policy import _read as r
 from weightguard.policy._read import Ctx, Field
 from weightguard.policy._rules import DIGEST, RuleReader
 from weightguard.policy._signers import read_signers
-from weightguard.policy.schema import (
+from weightguard.policy.values import (
     API_VERSION,
     EXCEPTABLE_CHECKS,
     KIND,
@@ -25,8 +25,8 @@ from weightguard.policy.schema import (
     PolicyException,
     Rollback,
     Rule,
-    parse_version,
 )
+from weightguard.release import parse_version
 from weightguard.signing.identity import Matcher
 
 _SPEC_KEYS = (
