@@ -6,38 +6,23 @@ this plugin before and after, and compare the two files.
     WG_GOLDEN_OUT=/tmp/before.json pytest -p tests.unit.policy.golden_record tests/...
 
 Each `Decision` and each `GateResult` report built while a test runs is written out as
-JSON (every check, status, reason code, message and their order), keyed by the test id.
-What differs between two honest runs is normalised away: temporary directories, the
-checkout's path, times of day read from the clock, and 64-hex values (fresh keys per session make fresh key ids), numbered by first
-appearance within the test so that a value moving between places still shows.
+JSON (every check, status, reason code, message and their order), keyed by the test id
+and normalised per test (`tests.unit.policy.golden.normalise`).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.unit.policy.golden import normalise
+
 _RECORD: dict[str, list[Any]] = {}
 _CURRENT: list[str] = [""]
-_HEX = re.compile(r"[0-9a-f]{64}")
-_TMP = re.compile(r"/tmp/pytest-of-[^/]+/pytest-\d+/")
-# Times of day that are not midnight come from the clock (verified_at, certificate expiry).
-_CLOCK = re.compile(r"(?<=\d{4}-\d\d-\d\dT)(?!00:00:00)\d\d:\d\d:\d\d(\.\d+)?")
-_REPO = str(Path(__file__).resolve().parents[3])
-
-
-def _normalise(doc: Any) -> Any:
-    text = _TMP.sub("<tmp>/", json.dumps(doc, sort_keys=False, default=str))
-    text = _CLOCK.sub("<clock>", text.replace(_REPO, "<repo>"))
-    seen: dict[str, str] = {}
-    text = _HEX.sub(lambda m: seen.setdefault(m.group(0), f"<hex{len(seen)}>"), text)
-    return json.loads(text)
 
 
 def _record(kind: str, doc: dict[str, Any]) -> None:
@@ -71,6 +56,6 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
 def pytest_sessionfinish(session: pytest.Session) -> None:
     out = os.environ.get("WG_GOLDEN_OUT")
     if out:
-        record = {k: _normalise(v) for k, v in sorted(_RECORD.items())}
+        record = {k: normalise(v) for k, v in sorted(_RECORD.items())}
         with open(out, "w", encoding="utf-8") as fh:
             json.dump(record, fh, indent=1, sort_keys=True)
