@@ -16,6 +16,7 @@ from weightguard.policy.evidence import BundleFacts, StatementFacts
 
 
 def deny(ctx: Context) -> Iterator[Check]:
+    """The ``deny`` checks: one failure per revocation hit, else one pass (``enforce``)."""
     deny = ctx.policy.deny
     hits = 0
     signed: list[BundleFacts | StatementFacts] = [*ctx.evidence.bundles, *ctx.evidence.statements]

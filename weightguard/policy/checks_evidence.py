@@ -34,6 +34,8 @@ def expired_exceptions(ctx: Context) -> Iterator[Check]:
 
 
 def evidence_errors(ctx: Context) -> Iterator[Check]:
+    """What stopped the gate from looking, evidence that could not be read, bundles no
+    policy signer verifies (a tampered signature fails ``signatures``), an empty model."""
     for problem in ctx.evidence.errors:
         # The gate could not look at the model: never softened by warn/audit.
         r = problem.reason
@@ -95,6 +97,7 @@ def evidence_errors(ctx: Context) -> Iterator[Check]:
 
 
 def missing_files(ctx: Context) -> Iterator[Check]:
+    """A file a verified signature lists that is not in the model, once per path."""
     present = {f.path for f in ctx.evidence.files}
     reported: set[str] = set()
     for b in ctx.verified:

@@ -40,6 +40,7 @@ def max_matching(required: Sequence[str], bundles: Sequence[tuple[str, ...]]) ->
 
 
 def files(ctx: Context) -> Iterator[Check]:
+    """Every file: the unmatched-file check, or each matching rule's file checks."""
     for f in ctx.evidence.files:
         matched = [r for r in ctx.policy.rules if r.match(f.path)]
         if not matched:

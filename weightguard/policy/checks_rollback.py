@@ -15,6 +15,7 @@ from weightguard.release import parse_version
 
 
 def rollback(ctx: Context) -> Iterator[Check]:
+    """The ``rollback`` checks of the policy's floors (none without ``rollback:``)."""
     rb = ctx.policy.rollback
     if rb is None:
         return

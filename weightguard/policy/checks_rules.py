@@ -14,6 +14,8 @@ from weightguard.policy.statements import SMOKE_PASSING, statement_check
 
 
 def rules(ctx: Context) -> Iterator[Check]:
+    """Every rule's digest pins; and, when the rule applies, smoke, model attestations
+    and the in-toto layout."""
     by_path = {f.path: f for f in ctx.evidence.files}
     for rule in ctx.policy.rules:
         for path, pinned in rule.digests:

@@ -27,6 +27,7 @@ def statement_check(
     f: FileFacts | None,
     builtin: FieldConstraint | None = None,
 ) -> Check:
+    """The check a statement requirement ends in (``attestations`` name theirs)."""
     status, code, message, exp, act = find_statement(ctx, prefix, req, f, builtin)
     return record(
         ctx,
@@ -48,6 +49,8 @@ def find_statement(
     f: FileFacts | None,
     builtin: FieldConstraint | None,
 ) -> tuple[Status, str, str, str | None, str | None]:
+    """(status, code, message, expected, actual) of the first statement satisfying `req`
+    for file `f` (None: the model), or of why none does; codes are `prefix`.*."""
     ptype = req.predicate_type
     found = [s for s in ctx.evidence.statements if s.error is None and s.predicate_type == ptype]
     if not found:
