@@ -52,7 +52,8 @@ def parse_policy(
     """Parse policy bytes; returns the policy (None if any problem) and every problem.
 
     Trust files named in the policy are read relative to the policy file's directory.
-    `now` decides which exceptions have expired (default: the current UTC time).
+    `now` is accepted and unused: an exception's expiry is checked when a model is
+    evaluated (expired: a warning there), never when the policy is loaded.
     """
     ctx = Ctx(path)
     try:
@@ -65,9 +66,8 @@ def parse_policy(
     except YamlProblem as exc:
         ctx.add(exc.line, "", exc.message, "policy.yaml_syntax")
         return None, ctx.problems
-    when = now or dt.datetime.now(dt.timezone.utc)
     digest = "sha256:" + hashlib.sha256(data).hexdigest()
-    policy = read_document(ctx, doc, path, digest, Path(path).parent, when)
+    policy = read_document(ctx, doc, path, digest, Path(path).parent)
     if ctx.problems:
         return None, ctx.problems
     return policy, []

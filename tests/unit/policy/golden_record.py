@@ -5,7 +5,8 @@ this plugin before and after, and compare the two files.
 
     WG_GOLDEN_OUT=/tmp/before.json pytest -p tests.unit.policy.golden_record tests/...
 
-Each `Decision` and each `GateResult` report built while a test runs is written out as
+Each `Decision`, each `GateResult` report and each `PolicyProblem` (what `policy lint`
+prints) built while a test runs is written out as
 JSON (every check, status, reason code, message and their order), keyed by the test id
 and normalised per test (`tests.unit.policy.golden.normalise`).
 """
@@ -32,10 +33,11 @@ def _record(kind: str, doc: dict[str, Any]) -> None:
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
     from weightguard.gate import GateResult
+    from weightguard.policy._read import PolicyProblem
     from weightguard.policy.decision import Decision
 
     _CURRENT[0] = item.nodeid
-    originals = (Decision.__init__, GateResult.__init__)
+    originals = (Decision.__init__, GateResult.__init__, PolicyProblem.__init__)
 
     def decision_init(self: Decision, *args: Any, **kwargs: Any) -> None:
         originals[0](self, *args, **kwargs)
@@ -45,12 +47,17 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
         originals[1](self, *args, **kwargs)
         _record("report", self.report().to_json_dict())
 
+    def problem_init(self: PolicyProblem, *args: Any, **kwargs: Any) -> None:
+        originals[2](self, *args, **kwargs)
+        _record("problem", self.to_json_dict())
+
     Decision.__init__ = decision_init  # type: ignore[method-assign]
     GateResult.__init__ = gate_init  # type: ignore[method-assign]
+    PolicyProblem.__init__ = problem_init  # type: ignore[method-assign]
     try:
         yield
     finally:
-        Decision.__init__, GateResult.__init__ = originals  # type: ignore[method-assign]
+        Decision.__init__, GateResult.__init__, PolicyProblem.__init__ = originals  # type: ignore[method-assign]
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
