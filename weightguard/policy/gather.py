@@ -21,7 +21,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from weightguard.api import default_signature_path
 from weightguard.bundle import (
@@ -51,6 +51,9 @@ from weightguard.policy.trust import TrustSet, Verification
 from weightguard.policy.values import KeySigner, Policy, ScanRequirement
 from weightguard.report import Reason, reason_from_error
 from weightguard.untrusted import MAX_BUNDLE_BYTES, read_regular
+
+if TYPE_CHECKING:
+    from weightguard.check import ModelCheck
 
 __all__ = ["bundle_paths", "gather_evidence"]
 
@@ -266,12 +269,12 @@ def _check_key(scope: _Scope, manifest: Manifest, source: Path) -> _CheckKey:
 
 def _check_manifests(
     scope: _Scope, manifests: Sequence[tuple[Manifest, Path]]
-) -> tuple[dict[_CheckKey, Any], list[Problem]]:
+) -> tuple[dict[_CheckKey, ModelCheck | None], list[Problem]]:
     """Each distinct (manifest, bundle path) compared with the disk once, in order; a
     comparison that could not run is None (and one problem)."""
     from weightguard.check import check_model
 
-    out: dict[_CheckKey, Any] = {}
+    out: dict[_CheckKey, ModelCheck | None] = {}
     problems: list[Problem] = []
     for manifest, source in manifests:
         key = _check_key(scope, manifest, source)
@@ -297,7 +300,7 @@ def _check_manifests(
 
 
 def _compare(
-    scope: _Scope, manifest: Manifest, check: Any
+    scope: _Scope, manifest: Manifest, check: ModelCheck | None
 ) -> tuple[dict[str, str], tuple[Reason, ...], dict[str, str]]:
     """(file -> ok or difference code, the differences, file -> sha256 it vouches for)."""
     if check is None:
