@@ -1,9 +1,11 @@
 """The deploy gate: the one entry point CI and the init container call.
 
-`run_gate(model, policy)` verifies every signature against the policy's signers, hashes
-the model once, detects formats by content, scans what the policy wants scanned,
-verifies every other signed statement (scan, smoke, SLSA...), runs in-toto layouts,
-and hands the facts to the pure `weightguard.policy.evaluate`. It returns a
+`run_gate(model, policy)` is three steps: apply the command-line overrides the policy
+allows (`weightguard.policy.overrides`); gather the evidence in one call
+(`weightguard.policy.gather.gather_evidence`: every signature verified against the
+policy's signers, the model hashed once, formats detected by content, what the policy
+wants scanned scanned, every other signed statement verified, in-toto layouts run);
+and hand the facts to the pure `weightguard.policy.evaluate`. It returns a
 `GateResult` whose `report()` is the `verify --policy` JSON report.
 
 Where signatures and evidence live (README, "Policy files"): for a model directory
@@ -18,7 +20,6 @@ add files kept elsewhere.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import os
 from collections.abc import Sequence
@@ -26,21 +27,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from weightguard.bundle import Bundle, Statement
 from weightguard.digest import ProgressCallback
 from weightguard.errors import UsageError
-from weightguard.manifest import Resource, root_digest
 from weightguard.policy.evaluate import Decision, evaluate
-from weightguard.policy.evidence import (
-    BundleFacts,
-    Evidence,
-    StatementFacts,
-    evidence_dir,
-)
-from weightguard.policy.gather import Gather, Overrides, bundle_paths, check_overrides, layouts
-from weightguard.policy.schema import Policy
+from weightguard.policy.evidence import BundleFacts, Evidence, StatementFacts, evidence_dir
+from weightguard.policy.gather import gather_evidence
+from weightguard.policy.overrides import Overrides, apply_overrides, check_overrides
 from weightguard.policy.sidecars import sidecars
-from weightguard.policy.trust import TrustSet
+from weightguard.policy.values import Policy
 from weightguard.report import Report, Verdict
 
 __all__ = ["GateResult", "Overrides", "check_overrides", "evidence_dir", "run_gate"]
@@ -132,10 +126,7 @@ def run_gate(
     if not model.exists() and not model.is_symlink():
         raise UsageError("model path does not exist", path=str(model), code="model.missing")
     overrides = overrides or Overrides()
-    check_overrides(policy, overrides)
-    if overrides.allow_unsigned_files:
-        rules = tuple(dataclasses.replace(r, unsigned_files="allow") for r in policy.rules)
-        policy = dataclasses.replace(policy, rules=rules)
+    policy = apply_overrides(policy, overrides)
     sig_paths = [Path(s) for s in signatures]
     att_paths = [Path(a) for a in attestations]
     side = sidecars(
@@ -146,36 +137,16 @@ def run_gate(
         policy_name=policy.name,
         policy_path=policy.path,
     )
-    g = Gather(model, policy, overrides, TrustSet(policy.signers, at=now), workers, progress)
-    g.sidecars.extend(side.paths)
-    bundles: list[BundleFacts] = []
-    statements: list[StatementFacts] = []
-    pending: list[tuple[BundleFacts | StatementFacts, Bundle, Statement]] = []
-    for path, origin in bundle_paths(model, sig_paths, att_paths):
-        facts, bundle, stmt = g.read(path, origin)
-        if bundle is None or stmt is None:
-            bundles.append(facts) if isinstance(facts, BundleFacts) else statements.append(facts)
-        else:
-            pending.append((facts, bundle, stmt))
-    inv = g.inventory()
-    for facts, bundle, stmt in pending:
-        if isinstance(facts, BundleFacts):
-            bundles.append(g.signature(facts, bundle, stmt) if inv is not None else facts)
-        else:
-            statements.append(g.statement(facts, bundle, stmt))
-    files = g.files(inv) if inv is not None else []
-    model_digest = None
-    if files and all(f.sha256 for f in files):
-        model_digest = root_digest(Resource(f.path, "sha256", f.sha256 or "") for f in files)
-    layout_outcomes = layouts(policy, files, evidence_dir(model))
-    evidence = Evidence(
-        str(model),
-        tuple(files),
-        tuple(bundles),
-        tuple(statements),
-        layout_outcomes,
-        model_digest,
-        tuple(g.errors),
+    evidence = gather_evidence(
+        model,
+        policy,
+        signatures=sig_paths,
+        attestations=att_paths,
+        sidecars=side.paths,
+        overrides=overrides,
+        now=now,
+        workers=workers,
+        progress=progress,
     )
     decision = evaluate(
         policy,

@@ -10,7 +10,15 @@ the same number.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from weightguard.errors import UsageError
+
+if TYPE_CHECKING:
+    from packaging.version import Version
+
+# Versions longer than this are refused before parsing: `int()` raises past 4300 digits.
+_MAX_VERSION_CHARS = 128
 
 
 def release_version(text: str) -> str:
@@ -43,3 +51,27 @@ def release_version(text: str) -> str:
         f"--model-version must be a release version like 2.4.0 or v2.4.0 ({problem}): {text!r}",
         code="usage.version",
     )
+
+
+def parse_version(text: str) -> Version | None:
+    """A release version as `packaging` reads it (PEP 440: ``2.3``, ``v2.4.0``,
+    ``2.5.0rc1``); None otherwise. ``2.3`` equals ``2.3.0``; a pre-release sorts below
+    its release, so it never meets that release's floor. Only ASCII digits count
+    (packaging's pattern is ASCII), and the length is bounded.
+
+    What a policy's rollback floor (`minVersion`) and a signed version are compared as;
+    unlike `release_version` it never raises and accepts a local label.
+    """
+    from packaging.version import InvalidVersion
+    from packaging.version import Version as _Version
+
+    if len(text) > _MAX_VERSION_CHARS or not text.isascii() or text.strip() != text:
+        return None
+    try:
+        version = _Version(text)
+    except (InvalidVersion, ValueError):
+        return None
+    # Bounded like every number we read: at most 32 parts of at most 18 digits.
+    if len(version.release) > 32 or any(part >= 10**18 for part in version.release):
+        return None
+    return version

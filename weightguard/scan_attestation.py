@@ -26,7 +26,7 @@ from typing import Any
 from weightguard.errors import IncompleteError, InternalError
 from weightguard.scan.model import ScanResult
 
-PREDICATE_TYPE = "https://weightguard.dev/scan/v1"  # == weightguard.policy.schema.SCAN_PREDICATE
+PREDICATE_TYPE = "https://weightguard.dev/scan/v1"  # == weightguard.policy.values.SCAN_PREDICATE
 
 
 def scan_statement(

@@ -41,7 +41,8 @@ from weightguard.bundle import (
     parse_statement,
 )
 from weightguard.errors import WeightguardError
-from weightguard.policy.schema import parse_policy, parse_version
+from weightguard.policy.load import parse_policy
+from weightguard.release import parse_version
 from weightguard.signing.ec import EcKeySigner, EcKeyVerifier
 
 # No per-example deadline (a loaded 2-core CI box makes those flaky); `budget` below
@@ -514,7 +515,7 @@ def test_fuzz_keyless_certificate(pki: dict[str, Any], keyless: Any, data: st.Da
 
 def test_field_paths_take_ascii_indexes_only() -> None:
     """`where:` paths index lists by digits: "²".isdigit() is true but int("²") raised."""
-    from weightguard.policy.schema import FieldConstraint
+    from weightguard.policy.values import FieldConstraint
 
     assert FieldConstraint("a.²", None, 1).check({"a": [1, 2]}) == (False, "absent")
     assert FieldConstraint("a.1", None, 2).check({"a": [1, 2]}) == (True, "2")

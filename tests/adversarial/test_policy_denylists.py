@@ -16,7 +16,7 @@ import pytest
 
 from tests.unit.policy.kit import Kit, default_model, file_sha256, make_kit
 from weightguard.policy import PolicyError
-from weightguard.policy.schema import load_policy, parse_policy
+from weightguard.policy.load import load_policy, parse_policy
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,7 @@ from click.testing import CliRunner
 from tests.unit.policy.kit import Kit, default_model, make_kit
 from weightguard.cli import cli
 from weightguard.policy.evaluate import Status
-from weightguard.policy.schema import load_policy
+from weightguard.policy.load import load_policy
 
 
 @pytest.fixture(scope="module")

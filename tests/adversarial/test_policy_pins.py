@@ -21,7 +21,7 @@ from tests.models import make_pki
 from tests.unit.policy.kit import Kit, default_model, make_kit
 from weightguard.cli import cli
 from weightguard.policy import PolicyError
-from weightguard.policy.schema import load_policy, parse_policy
+from weightguard.policy.load import load_policy, parse_policy
 from weightguard.signing.x509 import CertificateSigner
 
 

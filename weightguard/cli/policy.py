@@ -85,7 +85,7 @@ def lint(policy_path: Path) -> Result:
     """Validate POLICY strictly and list every problem (exit 0 clean, 2 invalid)."""
     from weightguard.policy import PolicyError
     from weightguard.policy.explain import lint_warnings
-    from weightguard.policy.schema import parse_policy, read_policy_bytes
+    from weightguard.policy.load import parse_policy, read_policy_bytes
 
     try:
         policy_value, problems = parse_policy(read_policy_bytes(policy_path), str(policy_path))
@@ -150,7 +150,7 @@ def _explain_text(report: Report) -> str:
 def explain(policy_path: Path, model_path: Path) -> Result:
     """Show which rule matches which file of MODEL and why (nothing is verified)."""
     from weightguard.policy.explain import explain_files, model_files, rule_model_checks
-    from weightguard.policy.schema import load_policy
+    from weightguard.policy.load import load_policy
 
     pol = load_policy(policy_path)
     files = explain_files(

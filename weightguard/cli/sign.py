@@ -42,8 +42,7 @@ def release_fields(version: str) -> dict[str, str]:
     """``weightguard_version`` and ``weightguard_signed_at`` (the signer's clock, UTC)."""
     import datetime as dt
 
-    from weightguard.policy.schema import parse_version
-    from weightguard.release import release_version
+    from weightguard.release import parse_version, release_version
 
     version = release_version(version)  # a CI tag as it is: v2.4.0 -> 2.4.0
     if parse_version(version) is None:

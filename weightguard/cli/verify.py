@@ -205,7 +205,7 @@ def verify(
             )
         from weightguard.cli.policy import render_gate_text
         from weightguard.gate import GateResult, Overrides, run_gate
-        from weightguard.policy.schema import load_policy
+        from weightguard.policy.load import load_policy
 
         overrides = Overrides(mode, allow_unsigned_files, allow_symlinks, ignore_paths)
         loaded = load_policy(policy)

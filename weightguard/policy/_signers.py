@@ -15,7 +15,7 @@ from pathlib import Path
 from weightguard.errors import ConfigError, KeyLoadError
 from weightguard.policy._read import Ctx, Field, get, items, mapping, string, token
 from weightguard.policy._yaml import LocatedDict
-from weightguard.policy.schema import KeySigner, SignerSpec, SigstoreSigner, X509Signer
+from weightguard.policy.values import KeySigner, SignerSpec, SigstoreSigner, X509Signer
 from weightguard.signing.identity import IdentityPolicy
 from weightguard.untrusted import read_regular
 

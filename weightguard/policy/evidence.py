@@ -3,9 +3,9 @@
 Owns: the facts only: files with their detected formats, digests and scan outcomes;
 every signature bundle with the policy signers that verified it and how its manifest
 compares with the disk; every other signed statement; in-toto layout outcomes; errors
-that stopped the gate from looking. Gathering them (I/O, crypto) is `weightguard.gate`;
-deciding is `weightguard.policy.evaluate`. Keeping the two apart keeps the decision a
-pure function that tests can feed directly.
+that stopped the gate from looking. Gathering them (I/O, crypto) is
+`weightguard.policy.gather.gather_evidence`; deciding is `weightguard.policy.evaluate`.
+Keeping the two apart keeps the decision a pure function that tests can feed directly.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ class FileFacts:
     Attributes:
         path: model-relative POSIX path (the file's name for a single-file model).
         size: bytes.
-        format: detected by content (`weightguard.scan.formats`); None if unreadable.
+        format: detected by content (`weightguard.pickle.formats`); None if unreadable.
         sha256: hex digest of the content; None if it could not be computed.
         scans: scanner settings key (`ScanRequirement.scanner_key`) -> (outcome,
             summary) of a local scan: ``clean``/``unsafe``/``incomplete``, or ``error``

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from weightguard.policy.schema import Policy, Rule
+from weightguard.policy.values import Policy, Rule
 
 
 @dataclass(frozen=True)

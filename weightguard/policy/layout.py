@@ -83,7 +83,7 @@ def verify_layout(
         from cryptography.hazmat.primitives import serialization
         from in_toto import verifylib
         from in_toto.models.metadata import Metadata
-        from securesystemslib.signer import SSlibKey  # type: ignore[attr-defined]
+        from securesystemslib.signer import SSlibKey
 
         keys: dict[str, Any] = {}
         for pem in owner_keys_pem:

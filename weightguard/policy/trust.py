@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from weightguard.bundle import Bundle
 from weightguard.errors import IncompleteError, UsageError, WeightguardError
-from weightguard.policy.schema import KeySigner, SignerSpec, SigstoreSigner, X509Signer
+from weightguard.policy.values import KeySigner, SignerSpec, SigstoreSigner, X509Signer
 from weightguard.signing import SignerInfo, Verifier
 
 

@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 from weightguard.bundle import Bundle
-from weightguard.policy.schema import KeySigner, SignerSpec
+from weightguard.policy.values import KeySigner, SignerSpec
 from weightguard.signing import SignerInfo
 
 

@@ -21,7 +21,7 @@ from weightguard.attestation import make_statement, sign_statement
 from weightguard.bundle import encode_statement, statement_for_manifest
 from weightguard.gate import GateResult, Overrides, run_gate
 from weightguard.manifest import build_manifest, enumerate_model
-from weightguard.policy.schema import load_policy
+from weightguard.policy.load import load_policy
 from weightguard.signing import Signer
 from weightguard.signing.ec import EcKeySigner
 from weightguard.signing.keys import key_hint, load_public_key

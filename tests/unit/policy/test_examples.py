@@ -25,7 +25,7 @@ from tests.unit.policy.kit import (
 )
 from weightguard.policy.evaluate import Status, evaluate
 from weightguard.policy.evidence import BundleFacts, Evidence, FileFacts, StatementFacts
-from weightguard.policy.schema import load_policy
+from weightguard.policy.load import load_policy
 from weightguard.signing import SignerInfo
 from weightguard.signing.keys import key_hint, load_public_key
 

@@ -59,7 +59,7 @@ def test_schema_knows_the_scan_keys() -> None:
 
     from weightguard.policy import _rules
 
-    source = inspect.getsource(_rules.RuleReader.scan)
+    source = inspect.getsource(_rules.read_scan)
     keys = set(schema()["$defs"]["rule"]["properties"]["scan"]["properties"])
     assert keys == {"source", "formats", "signers", "predicateType", "where", "profiles", "allow"}
     assert all(f'"{k}"' in source for k in keys)

@@ -1,11 +1,10 @@
-"""The policy file: `apiVersion: weightguard.dev/v1`, `kind: Policy`, as frozen values.
+"""A policy (`apiVersion: weightguard.dev/v1`, `kind: Policy`) as frozen values.
 
-Owns: the policy's value types and `load_policy`, which reads a YAML file strictly into
-them. Every problem (unknown key, wrong type, undefined signer, unreadable trust file,
-bad glob...) is collected with its line and key path; any problem
-makes `load_policy` raise `PolicyError` (a `ConfigError`, exit 2) listing them all.
-Trust material (public keys, root certificates, trusted roots) is read and parsed at
-load time, so a policy that loads can be evaluated without touching those files again.
+Owns: the value types of a loaded policy (signers, rules and their requirements, deny
+lists, rollback floors, exceptions) and the constants that give them meaning. Nothing
+here reads a file: loading is `weightguard.policy.load`, which builds these values, and
+deciding is `weightguard.policy.evaluate`, which reads them. A `Policy` carries its trust
+material already parsed, so evaluating one never touches the trust files again.
 
 The schema is documented field by field in `weightguard/policy/schema.json` (for
 editors) and in the README, "Policy files".
@@ -14,26 +13,17 @@ editors) and in the README, "Policy files".
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from weightguard.policy._read import Ctx, PolicyError, PolicyProblem
-from weightguard.policy._yaml import YamlProblem, load_yaml
 from weightguard.policy.globs import PathPattern
 from weightguard.signing.identity import IdentityPolicy, Matcher
 from weightguard.signing.trust_root import TrustRoot
-from weightguard.untrusted import read_regular
 
 API_VERSION = "weightguard.dev/v1"
 KIND = "Policy"
 MODES = ("enforce", "warn", "audit")
-_MODE_STRENGTH = {"audit": 0, "warn": 1, "enforce": 2}
-if TYPE_CHECKING:
-    from packaging.version import Version
 
 # What an exception may waive, by check name. Deny lists and rollback never are.
 EXCEPTABLE_CHECKS = (
@@ -56,45 +46,6 @@ DATA_ONLY_FORMATS = frozenset(
 )
 # Detector answers that say "could not tell": never allowed by accident, always scanned.
 UNDETERMINED = frozenset({"unknown"})
-# Versions longer than this are refused before parsing: `int()` raises past 4300 digits.
-_MAX_VERSION_CHARS = 128
-
-
-def mode_strength(mode: str) -> int:
-    """enforce 2 > warn 1 > audit 0."""
-    return _MODE_STRENGTH[mode]
-
-
-def weakened_by(policy: Policy, mode: str) -> list[str]:
-    """What a `--mode` override would weaken: the policy and every rule (by name) whose
-    effective mode (its own, else the policy's) is stronger than `mode`."""
-    out = ["the policy"] if mode_strength(mode) < mode_strength(policy.mode) else []
-    out += [
-        f"rule {r.name}"
-        for r in policy.rules
-        if mode_strength(mode) < mode_strength(r.mode or policy.mode)
-    ]
-    return out
-
-
-def parse_version(text: str) -> Version | None:
-    """A release version as `packaging` reads it (PEP 440: ``2.3``, ``v2.4.0``,
-    ``2.5.0rc1``); None otherwise. ``2.3`` equals ``2.3.0``; a pre-release sorts below
-    its release, so it never meets that release's floor. Only ASCII digits count
-    (packaging's pattern is ASCII), and the length is bounded."""
-    from packaging.version import InvalidVersion
-    from packaging.version import Version as _Version
-
-    if len(text) > _MAX_VERSION_CHARS or not text.isascii() or text.strip() != text:
-        return None
-    try:
-        version = _Version(text)
-    except (InvalidVersion, ValueError):
-        return None
-    # Bounded like every number we read: at most 32 parts of at most 18 digits.
-    if len(version.release) > 32 or any(part >= 10**18 for part in version.release):
-        return None
-    return version
 
 
 @dataclass(frozen=True)
@@ -224,7 +175,7 @@ class ScanRequirement:
         (unreadable, ``unknown``, or an answer outside `weightguard.scan.FORMATS`): an
         undetermined format is never a reason to skip a scan (threat model, class 14).
         """
-        from weightguard.scan.formats import FORMATS
+        from weightguard.scan import FORMATS
 
         return fmt is None or fmt in self.formats or fmt in UNDETERMINED or fmt not in FORMATS
 
@@ -342,60 +293,3 @@ class Policy:
             "rules": [r.name for r in self.rules],
             "signers": {n: s.kind for n, s in self.signers.items()},
         }
-
-
-def read_policy_bytes(path: str | os.PathLike[str]) -> bytes:
-    """The policy file's bytes; an unreadable file is a PolicyError."""
-    try:
-        return read_regular(path)
-    except OSError as exc:
-        raise PolicyError(
-            [
-                PolicyProblem(
-                    str(path), 0, "", f"cannot read policy: {exc.strerror}", "policy.unreadable"
-                )
-            ]
-        ) from exc
-
-
-def parse_policy(
-    data: bytes, path: str, *, now: dt.datetime | None = None
-) -> tuple[Policy | None, list[PolicyProblem]]:
-    """Parse policy bytes; returns the policy (None if any problem) and every problem.
-
-    Trust files named in the policy are read relative to the policy file's directory.
-    `now` decides which exceptions have expired (default: the current UTC time).
-    """
-    from weightguard.policy._spec import read_document
-
-    ctx = Ctx(path)
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        ctx.add(0, "", f"the policy is not UTF-8 (byte {exc.start})", "policy.yaml_syntax")
-        return None, ctx.problems
-    try:
-        doc = load_yaml(text)
-    except YamlProblem as exc:
-        ctx.add(exc.line, "", exc.message, "policy.yaml_syntax")
-        return None, ctx.problems
-    when = now or dt.datetime.now(dt.timezone.utc)
-    digest = "sha256:" + hashlib.sha256(data).hexdigest()
-    policy = read_document(ctx, doc, path, digest, Path(path).parent, when)
-    if ctx.problems:
-        return None, ctx.problems
-    return policy, []
-
-
-def load_policy(path: str | os.PathLike[str], *, now: dt.datetime | None = None) -> Policy:
-    """Read and validate a policy file.
-
-    Raises:
-        PolicyError: (exit 2) listing every problem, each with file, line and key path.
-    """
-    data = read_policy_bytes(path)
-    policy, problems = parse_policy(data, str(path), now=now)
-    if problems:
-        raise PolicyError(problems)
-    assert policy is not None
-    return policy
