@@ -10,6 +10,7 @@ import struct
 
 import pytest
 
+from tests.corpus import corpus_module
 from weightguard.pickle import (
     Dict,
     FrozenSet,
@@ -23,8 +24,6 @@ from weightguard.pickle import (
     Value,
     parse_pickle,
 )
-
-from .conftest import corpus_module
 
 asm = corpus_module("pickleasm")
 

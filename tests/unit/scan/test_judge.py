@@ -11,13 +11,12 @@ import zipfile
 import pytest
 
 import weightguard.scan as wscan
+from tests.corpus import corpus_module
 from weightguard.pickle import Limits, Reader, parse_pickle
 from weightguard.scan import Outcome
 from weightguard.scan.allowlist import Allowlist
 from weightguard.scan.containers import Scanner
 from weightguard.scan.filescan import FileScan
-
-from .conftest import corpus_module
 
 asm = corpus_module("pickleasm")
 

@@ -10,9 +10,8 @@ from pathlib import Path
 import pytest
 
 import weightguard.scan as wscan
+from tests.corpus import CORPUS_DIR
 from weightguard.scan import Outcome
-
-from .conftest import CORPUS_DIR
 
 CATEGORIES = {
     "callable-reach",
