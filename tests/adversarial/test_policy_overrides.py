@@ -74,3 +74,27 @@ def test_allow_overrides_still_allows_it(kit: Kit, tmp_path: Path) -> None:
     result = kit.gate(model, policy, overrides=Overrides(mode="warn"))
     assert result.report().exit_code == 0
     assert result.report().to_json_dict()["policy"]["overrides"] == ["--mode warn"]
+
+
+def test_gather_evidence_refuses_overrides_the_policy_does_not_allow(
+    kit: Kit, tmp_path: Path
+) -> None:
+    """A library caller of `gather_evidence` cannot skip the override check `run_gate` makes.
+
+    Before the guard, `Overrides(ignore_paths=("evil.bin",))` under a policy without
+    `allowOverrides` left a code-running pickle added after signing out of the evidence,
+    and `evaluate` accepted the model (seen: accepted).
+    """
+    from weightguard.policy import evaluate, load_policy
+    from weightguard.policy.gather import gather_evidence
+
+    model = default_model(tmp_path / "model")
+    kit.sign(model, "team-a")
+    (model / "evil.bin").write_bytes(EVIL_PICKLE)
+    policy = load_policy(_policy(kit, tmp_path / "p", "enforce", ""))
+    evidence = gather_evidence(model, policy, sidecars=("model.sig",))
+    assert evaluate(policy, evidence).verdict.value == "rejected"
+    for loosening in (Overrides(ignore_paths=("evil.bin",)), Overrides(allow_symlinks=True)):
+        with pytest.raises(UsageError) as err:
+            gather_evidence(model, policy, sidecars=("model.sig",), overrides=loosening)
+        assert err.value.code == "policy.override_refused"

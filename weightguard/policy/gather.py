@@ -45,7 +45,7 @@ from weightguard.policy.evidence import (
     evidence_dir,
 )
 from weightguard.policy.layout import LayoutOutcome, verify_layout
-from weightguard.policy.overrides import Overrides
+from weightguard.policy.overrides import Overrides, check_overrides
 from weightguard.policy.sidecars import git_paths_are_model
 from weightguard.policy.trust import TrustSet, Verification
 from weightguard.policy.values import KeySigner, Policy, ScanRequirement
@@ -85,15 +85,18 @@ def gather_evidence(
             ``--attestation``), besides ``model.sig`` and the evidence folder.
         sidecars: model-relative paths that are evidence, never model files
             (`weightguard.policy.sidecars`).
-        overrides: ``--allow-symlinks`` and ``--ignore`` act here (already allowed by
-            `weightguard.policy.overrides.check_overrides`).
+        overrides: ``--allow-symlinks`` and ``--ignore`` act here; checked again with
+            `weightguard.policy.overrides.check_overrides` so that a library caller
+            cannot loosen a policy that does not allow it (`run_gate` checks first).
         now: the time certificates and keyless signatures are verified at.
 
     Raises:
-        UsageError: configuration or usage problems (never a fact about the model).
+        UsageError: configuration or usage problems (never a fact about the model),
+            among them overrides the policy does not allow (``policy.override_refused``).
         ConfigError: a signer's verifier cannot be built.
     """
     overrides = overrides or Overrides()
+    check_overrides(policy, overrides)
     scope = _Scope(
         model,
         policy,
