@@ -98,3 +98,21 @@ def test_gather_evidence_refuses_overrides_the_policy_does_not_allow(
         with pytest.raises(UsageError) as err:
             gather_evidence(model, policy, sidecars=("model.sig",), overrides=loosening)
         assert err.value.code == "policy.override_refused"
+
+
+def test_evaluate_refuses_a_weaker_mode_the_policy_does_not_allow(kit: Kit, tmp_path: Path) -> None:
+    """`evaluate(mode=...)` checks the mode itself, as `run_gate` does (seen: accepted before)."""
+    from weightguard.policy import evaluate, load_policy
+    from weightguard.policy.gather import gather_evidence
+
+    model = default_model(tmp_path / "model", **{"evil.bin": EVIL_PICKLE})
+    kit.sign(model, "team-a")
+    policy = load_policy(_policy(kit, tmp_path / "p", "enforce", ""))
+    evidence = gather_evidence(model, policy, sidecars=("model.sig",))
+    assert evaluate(policy, evidence).verdict.value == "rejected"
+    assert evaluate(policy, evidence, mode="enforce").verdict.value == "rejected"
+    with pytest.raises(UsageError) as err:
+        evaluate(policy, evidence, mode="audit")
+    assert err.value.code == "policy.override_refused"
+    allowed = load_policy(_policy(kit, tmp_path / "q", "enforce", "", allow=True))
+    assert evaluate(allowed, evidence, mode="audit").verdict.value == "accepted"

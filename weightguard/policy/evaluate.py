@@ -33,6 +33,7 @@ from weightguard.policy.checks_rules import rules
 from weightguard.policy.context import Context
 from weightguard.policy.decision import Check, Decision, Status
 from weightguard.policy.evidence import Evidence
+from weightguard.policy.overrides import Overrides, check_overrides
 from weightguard.policy.values import Policy
 from weightguard.report import Verdict, worst_verdict
 
@@ -62,10 +63,17 @@ def evaluate(
 
     Args:
         now: the time exceptions are checked against (default: now, UTC).
-        mode: a mode that replaces every rule's mode (a command-line override the
-            caller has already checked against ``allowOverrides``).
+        mode: a mode that replaces every rule's mode (``--mode``); one weaker than any
+            rule's is refused unless the policy allows overrides (checked here too, so a
+            library caller cannot skip the check `run_gate` makes).
         overrides: descriptions of applied command-line overrides, for the report.
+
+    Raises:
+        UsageError: `mode` loosens a policy without ``allowOverrides``
+            (``policy.override_refused``).
     """
+    if mode is not None:
+        check_overrides(policy, Overrides(mode=mode))
     ctx = Context.of(policy, evidence, now or dt.datetime.now(dt.timezone.utc), mode)
     checks = tuple(chain.from_iterable(family(ctx) for family in FAMILIES))
     blocking = [c for c in checks if c.blocking]

@@ -2,26 +2,19 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 
+from tests.corpus import corpus_module as scan_corpus_module
+from tests.corpus import load_file
+
 HERE = Path(__file__).resolve().parent
 
 
 def _load(name: str) -> ModuleType:
-    qualified = f"convert_tests_{name}"
-    if qualified in sys.modules:
-        return sys.modules[qualified]
-    spec = importlib.util.spec_from_file_location(qualified, HERE / f"{name}.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[qualified] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_file(f"convert_tests_{name}", HERE / f"{name}.py")
 
 
 @pytest.fixture(scope="session")
@@ -49,10 +42,4 @@ def corpus(corpus_module: ModuleType, tmp_path_factory: pytest.TempPathFactory) 
 def scan_benign(tmp_path_factory: pytest.TempPathFactory) -> list:
     """The scanner's benign corpus (tests/scan_corpus/benign.py)."""
     pytest.importorskip("torch")
-    path = HERE.parents[1] / "scan_corpus" / "benign.py"
-    spec = importlib.util.spec_from_file_location("convert_tests_scan_benign", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module.build(tmp_path_factory.mktemp("scan-benign"))
+    return scan_corpus_module("benign").build(tmp_path_factory.mktemp("scan-benign"))
