@@ -38,6 +38,24 @@ def write(path: Path, data: bytes) -> Path:
     return path
 
 
+def remove_signature(model: Path) -> None:
+    """The model as shipped without its `model.sig`."""
+    (model / "model.sig").unlink()
+
+
+def flip_last_weight_bit(model: Path) -> None:
+    """One bit of `model.safetensors` changed after signing."""
+    weights = model / "model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 0x01
+    weights.write_bytes(bytes(data))
+
+
+def add_pickle(model: Path, name: str = "extra.bin") -> None:
+    """An unsigned (harmless) pickle dropped into the model after signing."""
+    (model / name).write_bytes(b"\x80\x04\x95\x05\x00\x00\x00\x00\x00\x00\x00K\x01.")
+
+
 def ordering_trap_model(root: Path) -> Path:
     """A nested model whose component order differs from string order.
 

@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 
 from tests.integration import podsim
-from tests.models import make_keypair
+from tests.models import add_pickle, flip_last_weight_bit, make_keypair, remove_signature
 
 NAMESPACE = "ml-serving"
 REPORT = "/run/weightguard/report.json"
@@ -154,26 +154,11 @@ def test_signed_model_passes_and_writes_only_the_report(
     assert log[-1]["policy_digest"] == report["policy"]["digest"]
 
 
-def _unsign(model: Path) -> None:
-    (model / "model.sig").unlink()
-
-
-def _tamper(model: Path) -> None:
-    weights = model / "model.safetensors"
-    data = bytearray(weights.read_bytes())
-    data[-1] ^= 0x01
-    weights.write_bytes(bytes(data))
-
-
-def _pickle_added(model: Path) -> None:
-    (model / "extra.bin").write_bytes(b"\x80\x04\x95\x05\x00\x00\x00\x00\x00\x00\x00K\x01.")
-
-
 # case id -> (model mutation, volume override edits, exit code, reason code prefix)
 CASES: dict[str, tuple[Callable[[Path], None] | None, dict[str, Any], int, str]] = {
-    "unsigned": (_unsign, {}, 1, "signature.missing"),
-    "tampered": (_tamper, {}, 1, "file.digest_mismatch"),
-    "unsigned-extra-file": (_pickle_added, {}, 1, "file.unmatched"),
+    "unsigned": (remove_signature, {}, 1, "signature.missing"),
+    "tampered": (flip_last_weight_bit, {}, 1, "file.digest_mismatch"),
+    "unsigned-extra-file": (add_pickle, {}, 1, "file.unmatched"),
     "policy-missing": (None, {podsim.POLICY_VOLUME: {}}, 2, "policy.missing"),
     "trust-root-missing": (None, {podsim.TRUST_VOLUME: {}}, 2, "policy.trust_unreadable"),
     "policy-digest-mismatch": (

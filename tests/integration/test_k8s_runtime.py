@@ -20,6 +20,7 @@ example's own. Under CI=true this must run: nothing here skips.
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import os
 import shutil
@@ -33,6 +34,7 @@ import pytest
 import yaml
 
 from tests.integration import podsim
+from tests.models import add_pickle, flip_last_weight_bit, remove_signature
 
 REPO = podsim.REPO
 IMAGE = os.environ.get("WEIGHTGUARD_TEST_IMAGE", "localhost/weightguard:test")
@@ -211,21 +213,6 @@ def test_signed_model_starts_the_server(
     assert out["message"].startswith("weightguard verify: ACCEPTED"), out
 
 
-def _unsign(model: Path) -> None:
-    (model / "model.sig").unlink()
-
-
-def _tamper(model: Path) -> None:
-    weights = model / "model.safetensors"
-    data = bytearray(weights.read_bytes())
-    data[-1] ^= 0x01
-    weights.write_bytes(bytes(data))
-
-
-def _pickle_added(model: Path) -> None:
-    (model / "extra.pkl").write_bytes(b"\x80\x04\x95\x05\x00\x00\x00\x00\x00\x00\x00K\x01.")
-
-
 def _other_key() -> bytes:
     from weightguard.signing.keys import generate_private_key, public_pem
 
@@ -248,9 +235,9 @@ def _wrong_trust(overrides: dict[str, dict[str, bytes]], args: list[str]) -> Non
 
 
 REFUSED: dict[str, tuple[Callable[[Path], None] | None, Edit | None, int, str]] = {
-    "unsigned": (_unsign, None, 1, "signature.missing"),
-    "tampered": (_tamper, None, 1, "file.digest_mismatch"),
-    "extra-pickle": (_pickle_added, None, 1, "file.unmatched"),
+    "unsigned": (remove_signature, None, 1, "signature.missing"),
+    "tampered": (flip_last_weight_bit, None, 1, "file.digest_mismatch"),
+    "extra-pickle": (functools.partial(add_pickle, name="extra.pkl"), None, 1, "file.unmatched"),
     "wrong-policy-digest": (None, _shipped_policy, 2, "policy.digest_mismatch"),
     "wrong-trust": (None, _wrong_trust, 2, "policy."),
 }
